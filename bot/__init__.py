@@ -1,0 +1,1 @@
+"""supportbot: answers customers from a company's help center, with citations."""

@@ -1,0 +1,1 @@
+"""Caching: rerank scores and small state, in-process or in Redis."""

@@ -1,0 +1,1 @@
+"""Embedding: text → normalised vectors, and the model's own tokenizer for chunking."""

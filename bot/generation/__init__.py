@@ -1,0 +1,1 @@
+"""Generation: answers with numbered citations, by LLM (litellm) or extractive fallback."""

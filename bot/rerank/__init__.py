@@ -1,0 +1,1 @@
+"""Reranking: rescoring fused candidates with a cross-encoder, Cohere, or late interaction."""

@@ -1,0 +1,1 @@
+"""Retrieval: search backends (BM25 + kNN), hybrid retrieval and rank fusion."""

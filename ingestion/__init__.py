@@ -1,0 +1,1 @@
+"""Ingestion: load help-center files, parse, chunk, embed and index them."""

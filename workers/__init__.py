@@ -1,0 +1,1 @@
+"""Background work: the Celery app and its tasks (in-process runner when no broker)."""
