@@ -33,3 +33,10 @@ class Embedder(TokenCounter, Protocol):
     def embed_query(self, text: str) -> Vector:
         """(dim,) float32, L2-normalised."""
         ...
+
+    def embed_documents_with_tokens(self, texts: Sequence[str]) -> tuple[Vector, list[Vector]]:
+        """Sentence vectors plus each text's token vectors, from one forward pass.
+
+        Token vectors feed late-interaction reranking without a second embedding pass.
+        """
+        ...

@@ -110,5 +110,23 @@ class SentenceTransformerEmbedder:
         )
         return np.asarray(vectors, dtype=np.float32)
 
+    def embed_documents_with_tokens(self, texts: Sequence[str]) -> tuple[Vector, list[Vector]]:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32), []
+        outputs = self._load().encode(
+            list(texts),
+            batch_size=self._batch_size,
+            output_value=None,
+            show_progress_bar=False,
+        )
+        sentences = np.stack([out["sentence_embedding"].float().cpu().numpy() for out in outputs])
+        sentences /= np.maximum(np.linalg.norm(sentences, axis=1, keepdims=True), 1e-12)
+        tokens: list[Vector] = []
+        for out in outputs:
+            # Drop padding: keep the positions the attention mask marks as real tokens.
+            mask = out["attention_mask"].bool().cpu().numpy()
+            tokens.append(out["token_embeddings"].float().cpu().numpy()[mask].astype(np.float32))
+        return sentences.astype(np.float32), tokens
+
     def embed_query(self, text: str) -> Vector:
         return self.embed_documents([text])[0]
