@@ -1,0 +1,55 @@
+# supportbot — the verbs a newcomer looks for.
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+BIN     := $(VENV)/bin
+KB      ?= sample
+ES_PORT ?= 9200
+export HF_HUB_DISABLE_TELEMETRY := 1
+export TOKENIZERS_PARALLELISM := false
+
+.DEFAULT_GOAL := help
+.PHONY: help install run serve test test-fast lint fmt typecheck elasticsearch elasticsearch-stop clean
+
+help: ## Show this help
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	@[ -x $(PY) ] || uv venv --quiet --python 3.11 $(VENV)
+	uv pip install --python $(PY) -e '.[test]'
+	@touch $@
+
+install: $(VENV)/.installed ## Create the virtualenv and install supportbot with test tools
+
+run: install ## Install, ingest the sample help center, serve on http://127.0.0.1:8000
+	$(BIN)/supportbot ingest examples/help-center --kb $(KB) --base-url https://help.lumennotes.example/articles
+	@echo "API:  http://127.0.0.1:8000   docs: http://127.0.0.1:8000/docs"
+	@echo "try:  curl -s localhost:8000/v1/search -H 'content-type: application/json' -d '{\"kb\":\"$(KB)\",\"query\":\"how do I reset my password\"}'"
+	$(BIN)/supportbot serve
+
+serve: install ## Serve the API without ingesting
+	$(BIN)/supportbot serve
+
+test: install ## Start the services the tests need (Elasticsearch, Redis) and run every test
+	deploy/with-services $(PY) -m pytest -q -ra $(PYTEST_ARGS)
+
+test-fast: install ## Run the tests that need no external service
+	$(PY) -m pytest -q -m "not elasticsearch and not redis and not celery and not browser" $(PYTEST_ARGS)
+
+lint: install ## ruff + mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy bot ingestion workers
+
+fmt: install ## Format and fix imports
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+elasticsearch: ## Start a local Elasticsearch node on ES_PORT (default 9200)
+	deploy/elasticsearch/run-local start --port $(ES_PORT)
+
+elasticsearch-stop: ## Stop the local Elasticsearch node
+	deploy/elasticsearch/run-local stop --port $(ES_PORT)
+
+clean: ## Remove the virtualenv, local data and caches
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,55 @@
+"""What the chat pipeline hands to its edges (API, CLI, webhooks)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from bot.domain import Candidate
+from bot.generation.citations import Citation
+
+AnswerMode = Literal["llm", "extractive", "declined"]
+
+
+@dataclass(slots=True)
+class SearchOutcome:
+    """Final ranked chunks of one search, and how they were obtained."""
+
+    kb: str
+    query: str
+    mode: str
+    results: list[Candidate]
+    reranked: bool
+    rerank_reason: str | None
+    answerable: bool
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class AnswerStart:
+    """First streamed event: the passages the answer will cite."""
+
+    citations: list[Citation]
+    search: SearchOutcome
+
+
+@dataclass(slots=True)
+class AnswerDelta:
+    text: str
+
+
+@dataclass(slots=True)
+class Answer:
+    """The complete answer; also the last streamed event."""
+
+    text: str
+    mode: AnswerMode
+    citations: list[Citation]
+    cited: list[int]
+    search: SearchOutcome
+    handoff_suggested: bool
+    degraded: list[str] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+AnswerEvent = AnswerStart | AnswerDelta | Answer

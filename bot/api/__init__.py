@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI). `create_app(settings)` builds it; services are wired in the lifespan."""

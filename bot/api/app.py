@@ -1,0 +1,48 @@
+"""`create_app(settings)`: the FastAPI application; services are built in the lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from bot import __doc__ as BOT_DOC
+from bot.api.errors import install_error_handlers
+from bot.api.routes import chat, health, kbs, search
+from bot.services import Services, build_services
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+    """Build the app. Pass `services` to share already-warm components (tests, CLI)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = services is None
+        if services is None:
+            # Model loading blocks for seconds; keep the loop responsive meanwhile.
+            app.state.services = await asyncio.to_thread(build_services, settings or Settings())
+        else:
+            app.state.services = services
+        try:
+            yield
+        finally:
+            if owned:
+                await app.state.services.aclose()
+
+    app = FastAPI(
+        title="supportbot",
+        description=(BOT_DOC or "").strip()
+        + "\n\nSearch a knowledge base, or chat with answers that cite the help center.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    for module in (health, search, chat, kbs):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,75 @@
+"""The only place that maps supportbot errors to HTTP status codes.
+
+Every error body is `{"error": {"code", "message"}}`; no stack traces leave the process.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from bot.errors import (
+    BackendUnavailable,
+    ConfigurationError,
+    InvalidRequest,
+    KnowledgeBaseNotFound,
+    RetrievalError,
+    SupportbotError,
+)
+
+log = logging.getLogger(__name__)
+
+STATUS_BY_ERROR: list[tuple[type[SupportbotError], int]] = [
+    (KnowledgeBaseNotFound, 404),
+    (InvalidRequest, 400),
+    (BackendUnavailable, 503),
+    (RetrievalError, 409),
+    (ConfigurationError, 500),
+]
+
+
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None):
+    return JSONResponse(
+        {"error": {"code": code, "message": message}}, status_code=status, headers=headers
+    )
+
+
+def status_for(exc: SupportbotError) -> int:
+    for cls, status in STATUS_BY_ERROR:
+        if isinstance(exc, cls):
+            return status
+    return 500
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(SupportbotError)
+    async def _supportbot(_: Request, exc: SupportbotError) -> JSONResponse:
+        status = status_for(exc)
+        headers = None
+        if isinstance(exc, BackendUnavailable):
+            headers = {"Retry-After": str(exc.retry_after_s)}
+        if status >= 500:
+            log.warning("request failed: %s: %s", exc.code, exc.message)
+        return error_response(status, exc.code, exc.message, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'] if p != 'body')}: {err['msg']}"
+            for err in exc.errors()
+        )
+        return error_response(422, "validation_error", f"invalid request: {problems}")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return error_response(exc.status_code, code, str(exc.detail), dict(exc.headers or {}))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error")
+        return error_response(500, "internal_error", "unexpected server error; see server logs")

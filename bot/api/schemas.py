@@ -1,0 +1,154 @@
+"""Wire schemas: the only place request and response JSON shapes are defined."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.answer import Answer, SearchOutcome
+from bot.domain import Candidate
+from bot.generation.citations import Citation
+
+KB_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="Stable machine-readable error code.")
+    message: str = Field(description="What went wrong and what to do about it.")
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+class SearchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kb: str = Field(pattern=KB_PATTERN, description="Knowledge base name.")
+    query: str = Field(min_length=1, max_length=4000)
+    top_k: int | None = Field(None, ge=1, le=50, description="Results to return (default 5).")
+    mode: Literal["bm25", "dense", "hybrid"] = "hybrid"
+    rerank: bool = True
+
+
+class SearchHit(BaseModel):
+    chunk_id: str
+    source_id: str
+    title: str
+    url: str | None
+    heading_path: list[str] = Field(description="Section headings, outermost first.")
+    heading_label: str = Field(description='"Article › Section › Subsection".')
+    text: str
+    bm25_rank: int | None
+    dense_rank: int | None
+    fused_score: float
+    rerank_score: float | None
+
+    @classmethod
+    def from_candidate(cls, c: Candidate) -> SearchHit:
+        chunk = c.chunk
+        return cls(
+            chunk_id=chunk.chunk_id,
+            source_id=chunk.source_id,
+            title=chunk.title,
+            url=chunk.url,
+            heading_path=list(chunk.heading_path),
+            heading_label=chunk.heading_label,
+            text=chunk.text,
+            bm25_rank=c.bm25_rank,
+            dense_rank=c.dense_rank,
+            fused_score=round(c.fused_score, 6),
+            rerank_score=None if c.rerank_score is None else round(c.rerank_score, 6),
+        )
+
+
+class SearchResponse(BaseModel):
+    kb: str
+    query: str
+    mode: str
+    reranked: bool
+    rerank_reason: str | None = Field(description="Why reranking was not applied, if it wasn't.")
+    answerable: bool = Field(description="False when no passage looks good enough to answer.")
+    results: list[SearchHit]
+    timings: dict[str, float] = Field(description="Milliseconds per stage.")
+
+    @classmethod
+    def from_outcome(cls, o: SearchOutcome) -> SearchResponse:
+        return cls(
+            kb=o.kb,
+            query=o.query,
+            mode=o.mode,
+            reranked=o.reranked,
+            rerank_reason=o.rerank_reason,
+            answerable=o.answerable,
+            results=[SearchHit.from_candidate(c) for c in o.results],
+            timings=o.timings_ms,
+        )
+
+
+class ChatTurn(BaseModel):
+    role: Literal["user", "assistant"]
+    content: str = Field(max_length=8000)
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kb: str = Field(pattern=KB_PATTERN)
+    message: str = Field(min_length=1, max_length=4000, description="The customer's question.")
+    history: list[ChatTurn] = Field(default_factory=list, max_length=20)
+
+
+class CitationOut(BaseModel):
+    number: int
+    title: str
+    url: str | None
+    source_id: str
+    heading_path: list[str]
+
+    @classmethod
+    def from_citation(cls, c: Citation) -> CitationOut:
+        return cls(
+            number=c.number,
+            title=c.title,
+            url=c.url,
+            source_id=c.source_id,
+            heading_path=list(c.heading_path),
+        )
+
+
+class ChatResponse(BaseModel):
+    answer: str
+    mode: Literal["llm", "extractive", "declined"] = Field(
+        description="`extractive`: quoted passages (no LLM); `declined`: no answer found."
+    )
+    citations: list[CitationOut]
+    cited: list[int] = Field(description="Citation numbers the answer text refers to.")
+    reranked: bool
+    answerable: bool
+    handoff_suggested: bool
+    degraded: list[str] = Field(description="What did not work and was worked around.")
+    timings: dict[str, float]
+
+    @classmethod
+    def from_answer(cls, a: Answer) -> ChatResponse:
+        return cls(
+            answer=a.text,
+            mode=a.mode,
+            citations=[CitationOut.from_citation(c) for c in a.citations],
+            cited=a.cited,
+            reranked=a.search.reranked,
+            answerable=a.search.answerable,
+            handoff_suggested=a.handoff_suggested,
+            degraded=a.degraded,
+            timings=a.timings_ms,
+        )
+
+
+class KbInfo(BaseModel):
+    kb: str
+    documents: int
+    chunks: int
+    embedding_model: str | None
+    last_indexed: str | None

@@ -1,0 +1,208 @@
+"""`supportbot`: ingest, search, ask, serve and evaluate from the command line."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from bot.cli import render
+from bot.errors import SupportbotError
+from bot.generation.protocol import Turn
+from bot.settings import Settings
+
+app = typer.Typer(
+    help="supportbot: answer customers from your help center, with citations.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+T = TypeVar("T")
+
+KbOption = Annotated[str, typer.Option("--kb", help="Knowledge base name (e.g. acme).")]
+
+
+def _run(make: Callable[[Settings], Awaitable[T]]) -> T:
+    """Build settings, run the coroutine, and turn our errors into a clean exit."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return asyncio.run(make(Settings()))
+    except SupportbotError as exc:
+        err_console.print(f"[red]error[/red] ({exc.code}): {exc.message}")
+        raise typer.Exit(2) from exc
+
+
+def _services(settings: Settings):  # type: ignore[no-untyped-def]
+    from bot.services import build_services
+
+    with console.status("Loading models…", spinner="dots"):
+        return build_services(settings)
+
+
+@app.command()
+def ingest(
+    path: Annotated[Path, typer.Argument(help="Folder or .zip of Markdown, HTML and text.")],
+    kb: KbOption,
+    base_url: Annotated[
+        str | None, typer.Option(help="Article URLs are BASE_URL/<path without extension>.")
+    ] = None,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Full re-index; the old index serves until done.")
+    ] = False,
+) -> None:
+    """Index a help center. Re-running is incremental: only changed documents are embedded."""
+
+    async def main(settings: Settings) -> None:
+        services = _services(settings)
+        try:
+            with Progress(
+                TextColumn("{task.description:<10}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+            ) as bar:
+                tasks: dict[str, int] = {}
+
+                def on_progress(p) -> None:  # type: ignore[no-untyped-def]
+                    if p.phase not in tasks:
+                        tasks[p.phase] = bar.add_task(p.phase, total=p.total or None)
+                    bar.update(tasks[p.phase], completed=p.done, total=p.total or None)
+
+                run = services.ingestor.rebuild if rebuild else services.ingestor.ingest
+                report = await run(kb, path, base_url=base_url, progress=on_progress)
+            render.ingest_summary(console, report)
+        finally:
+            await services.aclose()
+
+    _run(main)
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What a customer would type.")],
+    kb: KbOption,
+    top_k: Annotated[int, typer.Option(help="Results to show.")] = 5,
+    mode: Annotated[str, typer.Option(help="bm25, dense or hybrid.")] = "hybrid",
+    rerank: Annotated[bool, typer.Option(help="Rerank the fused candidates.")] = True,
+) -> None:
+    """Show the ranked chunks a question retrieves, with every stage's rank and score."""
+    if mode not in ("bm25", "dense", "hybrid"):
+        raise typer.BadParameter("mode must be bm25, dense or hybrid")
+
+    async def main(settings: Settings) -> None:
+        services = _services(settings)
+        try:
+            outcome = await services.pipeline.search(
+                kb, query, mode=mode, rerank=rerank, top_k=top_k  # type: ignore[arg-type]
+            )
+            render.search_results(console, outcome)
+        finally:
+            await services.aclose()
+
+    _run(main)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The customer's question.")],
+    kb: KbOption,
+) -> None:
+    """Answer a question with numbered citations (streamed when an LLM is configured)."""
+    from bot.answer import Answer, AnswerDelta
+
+    async def main(settings: Settings) -> None:
+        services = _services(settings)
+        try:
+            history: list[Turn] = []
+            async for event in services.pipeline.answer_stream(kb, question, history):
+                if isinstance(event, AnswerDelta):
+                    console.print(event.text, end="", markup=False, highlight=False)
+                elif isinstance(event, Answer):
+                    console.print()
+                    render.answer_footer(console, event)
+        finally:
+            await services.aclose()
+
+    _run(main)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (default from settings).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
+) -> None:
+    """Run the HTTP API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from bot.api.app import create_app
+
+    settings = Settings()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    uvicorn.run(
+        create_app(settings), host=host or settings.host, port=port or settings.port, log_level="info"
+    )
+
+
+@app.command(name="eval")
+def evaluate(
+    kb: KbOption,
+    queries: Annotated[Path, typer.Option(help="JSONL: {id, query, relevant: [source_id…]}.")],
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write the results as JSON here.")
+    ] = None,
+) -> None:
+    """Measure bm25, dense, hybrid and hybrid+rerank on labelled questions."""
+    from bot.evaluation.runner import PIPELINES, evaluate, load_queries, reports_to_json
+
+    labelled = load_queries(queries)
+
+    async def main(settings: Settings) -> None:
+        services = _services(settings)
+        try:
+            with Progress(
+                TextColumn("evaluating"), BarColumn(), MofNCompleteColumn(), console=console
+            ) as bar:
+                task = bar.add_task("eval", total=len(labelled) * len(PIPELINES))
+                reports = await evaluate(
+                    services.pipeline, kb, labelled, on_query=lambda: bar.advance(task)
+                )
+            render.eval_table(console, reports)
+            if json_out:
+                json_out.write_text(reports_to_json(reports), encoding="utf-8")
+                console.print(f"wrote {json_out}")
+        finally:
+            await services.aclose()
+
+    _run(main)
+
+
+@app.command()
+def kbs() -> None:
+    """List knowledge bases with their document and chunk counts."""
+
+    async def main(settings: Settings) -> None:
+        from bot.services import build_backend
+
+        backend = build_backend(settings)
+        try:
+            for kb in await backend.list_kbs():
+                stats = await backend.stats(kb)
+                console.print(f"{kb}: {stats.documents} documents, {stats.chunks} chunks")
+        finally:
+            await backend.close()
+
+    _run(main)
+
+
+if __name__ == "__main__":
+    app()

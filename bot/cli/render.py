@@ -1,0 +1,85 @@
+"""Rich renderings of pipeline results for the terminal."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+from bot.answer import Answer, SearchOutcome
+from bot.evaluation.runner import PipelineReport
+from ingestion.ingest import IngestReport
+
+
+def ingest_summary(console: Console, report: IngestReport) -> None:
+    table = Table(title=f"Ingested into {report.kb!r}", show_header=False)
+    for label, value in (
+        ("new", len(report.new)),
+        ("updated", len(report.updated)),
+        ("unchanged", len(report.unchanged)),
+        ("deleted", len(report.deleted)),
+        ("failed", len(report.failed)),
+        ("chunks written", report.chunks),
+        ("seconds", f"{report.seconds:.1f} (embedding {report.embed_seconds:.1f})"),
+    ):
+        table.add_row(label, str(value))
+    console.print(table)
+    for source_id, reason in sorted(report.failed.items()):
+        console.print(f"[red]failed[/red] {source_id}: {reason}")
+
+
+def search_results(console: Console, outcome: SearchOutcome) -> None:
+    status = "reranked" if outcome.reranked else f"not reranked ({outcome.rerank_reason})"
+    console.print(f"[bold]{len(outcome.results)} results[/bold] · {outcome.mode} · {status}")
+    for rank, c in enumerate(outcome.results, start=1):
+        scores = f"bm25 #{c.bm25_rank} · dense #{c.dense_rank} · fused {c.fused_score:.4f}"
+        if c.rerank_score is not None:
+            scores += f" · rerank {c.rerank_score:.3f}"
+        console.print(f"\n[bold cyan]{rank}. {c.chunk.heading_label}[/bold cyan]")
+        console.print(f"   [dim]{c.chunk.source_id} {c.chunk.url or ''}[/dim]")
+        console.print(f"   [dim]{scores}[/dim]")
+        snippet = " ".join(c.chunk.text.split())
+        console.print(f"   {snippet[:300]}{'…' if len(snippet) > 300 else ''}")
+    timings = ", ".join(f"{k} {v:.0f} ms" for k, v in outcome.timings_ms.items())
+    console.print(f"\n[dim]{timings}[/dim]")
+
+
+def answer_footer(console: Console, answer: Answer) -> None:
+    console.print()
+    for citation in answer.citations:
+        marker = "*" if citation.number in answer.cited else " "
+        console.print(
+            f"[dim]{marker}[{citation.number}] {citation.title} — "
+            f"{citation.url or citation.source_id}[/dim]"
+        )
+    for note in answer.degraded:
+        console.print(f"[yellow]note:[/yellow] {note}")
+    if answer.handoff_suggested:
+        console.print("[yellow]No answer found: a person should take this one.[/yellow]")
+
+
+def eval_table(console: Console, reports: Sequence[PipelineReport]) -> None:
+    table = Table(title="Retrieval quality (document level)")
+    for column in ("pipeline", "Hit@5", "P@5", "Recall@10", "MRR@10", "nDCG@10", "p50 ms"):
+        table.add_column(column, justify="left" if column == "pipeline" else "right")
+    for r in reports:
+        table.add_row(
+            r.name,
+            f"{r.hit_at_5:.3f}",
+            f"{r.p_at_5:.3f}",
+            f"{r.recall_at_10:.3f}",
+            f"{r.mrr_at_10:.3f}",
+            f"{r.ndcg_at_10:.3f}",
+            f"{r.p50_ms:.0f}",
+        )
+    console.print(table)
+    for r in reports:
+        if r.decline_rate_unanswerable is not None:
+            console.print(
+                f"{r.name}: declined {r.decline_rate_unanswerable:.0%} of "
+                f"{r.unanswerable_queries} unanswerable queries; "
+                f"false declines {r.false_decline_rate or 0:.0%} of {r.queries} answerable"
+            )
+        if r.reranked_fraction is not None and r.reranked_fraction < 1:
+            console.print(f"[yellow]{r.name}: reranked only {r.reranked_fraction:.0%}[/yellow]")

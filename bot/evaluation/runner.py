@@ -1,0 +1,140 @@
+"""Runs labelled questions through each retrieval pipeline and aggregates the metrics."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from bot.errors import InvalidRequest
+from bot.evaluation import metrics
+from bot.pipeline import SupportPipeline
+from bot.retrieval.hybrid import RetrievalMode
+
+
+@dataclass(frozen=True, slots=True)
+class LabelledQuery:
+    id: str
+    query: str
+    relevant: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineSpec:
+    name: str
+    mode: RetrievalMode
+    rerank: bool
+
+
+PIPELINES = (
+    PipelineSpec("bm25", "bm25", False),
+    PipelineSpec("dense", "dense", False),
+    PipelineSpec("hybrid", "hybrid", False),
+    PipelineSpec("hybrid+rerank", "hybrid", True),
+)
+
+
+@dataclass
+class PipelineReport:
+    name: str
+    queries: int
+    hit_at_5: float
+    p_at_5: float
+    recall_at_10: float
+    mrr_at_10: float
+    ndcg_at_10: float
+    p50_ms: float
+    p95_ms: float
+    reranked_fraction: float | None = None
+    decline_rate_unanswerable: float | None = None
+    false_decline_rate: float | None = None
+    unanswerable_queries: int = 0
+    per_query: dict[str, float] = field(default_factory=dict)
+
+
+def load_queries(path: Path) -> list[LabelledQuery]:
+    queries = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            queries.append(
+                LabelledQuery(str(row["id"]), str(row["query"]), tuple(row.get("relevant") or ()))
+            )
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise InvalidRequest(
+                f"{path}:{number}: expected {{'id', 'query', 'relevant': [...]}}: {exc}"
+            ) from exc
+    return queries
+
+
+async def evaluate(
+    pipeline: SupportPipeline,
+    kb: str,
+    queries: Sequence[LabelledQuery],
+    pipelines: Sequence[PipelineSpec] = PIPELINES,
+    on_query: Callable[[], None] | None = None,
+) -> list[PipelineReport]:
+    answerable = [q for q in queries if q.relevant]
+    unanswerable = [q for q in queries if not q.relevant]
+    reports = []
+    for spec in pipelines:
+        rows: dict[str, list[float]] = {k: [] for k in ("hit", "p5", "r10", "mrr", "ndcg")}
+        latencies: list[float] = []
+        reranked = 0
+        declined_answerable = 0
+        ndcg_by_query: dict[str, float] = {}
+        for query in answerable:
+            started = time.perf_counter()
+            outcome = await pipeline.search(
+                kb, query.query, mode=spec.mode, rerank=spec.rerank, top_k=50
+            )
+            latencies.append((time.perf_counter() - started) * 1000)
+            reranked += outcome.reranked
+            declined_answerable += not outcome.answerable
+            ranking = metrics.document_ranking(c.chunk.source_id for c in outcome.results)
+            flags = metrics.relevant_flags(ranking, query.relevant)
+            n_rel = len(query.relevant)
+            rows["hit"].append(metrics.hit_at(flags, 5))
+            rows["p5"].append(metrics.precision_at(flags, 5))
+            rows["r10"].append(metrics.recall_at(flags, 10, n_rel))
+            rows["mrr"].append(metrics.mrr_at(flags, 10))
+            rows["ndcg"].append(metrics.ndcg_at(flags, 10, n_rel))
+            ndcg_by_query[query.id] = rows["ndcg"][-1]
+            if on_query:
+                on_query()
+        declined = 0
+        for query in unanswerable:
+            outcome = await pipeline.search(kb, query.query, mode=spec.mode, rerank=spec.rerank)
+            declined += not outcome.answerable
+            if on_query:
+                on_query()
+        n = max(len(answerable), 1)
+        reports.append(
+            PipelineReport(
+                name=spec.name,
+                queries=len(answerable),
+                hit_at_5=sum(rows["hit"]) / n,
+                p_at_5=sum(rows["p5"]) / n,
+                recall_at_10=sum(rows["r10"]) / n,
+                mrr_at_10=sum(rows["mrr"]) / n,
+                ndcg_at_10=sum(rows["ndcg"]) / n,
+                p50_ms=metrics.percentile(latencies, 50),
+                p95_ms=metrics.percentile(latencies, 95),
+                reranked_fraction=reranked / n if spec.rerank else None,
+                decline_rate_unanswerable=(
+                    declined / len(unanswerable) if spec.rerank and unanswerable else None
+                ),
+                false_decline_rate=declined_answerable / n if spec.rerank else None,
+                unanswerable_queries=len(unanswerable),
+                per_query=ndcg_by_query,
+            )
+        )
+    return reports
+
+
+def reports_to_json(reports: Sequence[PipelineReport]) -> str:
+    return json.dumps([asdict(r) for r in reports], indent=2)

@@ -1,0 +1,192 @@
+"""The chat pipeline: query → retrieve → fuse → rerank → generate.
+
+Knows only the role protocols; `bot.services.build_services` picks the backends.
+Failures of the reranker or the LLM degrade the answer and say so; they never raise.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import unicodedata
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+from bot.answer import Answer, AnswerDelta, AnswerEvent, AnswerStart, SearchOutcome
+from bot.domain import Candidate
+from bot.errors import GenerationError, InvalidRequest, KnowledgeBaseNotFound
+from bot.generation.citations import build_citations, cited_numbers
+from bot.generation.protocol import Generator, Turn
+from bot.rerank.stage import RerankStage
+from bot.retrieval.hybrid import HybridRetriever, RetrievalMode
+from bot.retrieval.protocol import SearchBackend
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DECLINE_TEXT = (
+    "I couldn't find an answer to that in the help center. "
+    "Would you like me to connect you with a person from our support team?"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineParams:
+    final_k: int = 5
+    max_query_chars: int = 2000
+    answerable_threshold: float | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PipelineParams:
+        return cls(
+            final_k=settings.final_k,
+            max_query_chars=settings.max_query_chars,
+            answerable_threshold=settings.answerable_threshold,
+        )
+
+
+def clean_query(query: str, max_chars: int) -> str:
+    """Normalise whitespace and control characters; reject empty or oversized input."""
+    text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in query)
+    text = " ".join(text.split())
+    if not text:
+        raise InvalidRequest("the query is empty; type a question")
+    if len(text) > max_chars:
+        raise InvalidRequest(f"the query is {len(text)} characters; the limit is {max_chars}")
+    return text
+
+
+class SupportPipeline:
+    def __init__(
+        self,
+        backend: SearchBackend,
+        retriever: HybridRetriever,
+        rerank_stage: RerankStage,
+        generator: Generator,
+        fallback_generator: Generator,
+        params: PipelineParams,
+    ) -> None:
+        self._backend = backend
+        self._retriever = retriever
+        self._rerank = rerank_stage
+        self._generator = generator
+        self._fallback = fallback_generator
+        self._params = params
+
+    @property
+    def generator(self) -> Generator:
+        return self._generator
+
+    async def search(
+        self,
+        kb: str,
+        query: str,
+        *,
+        mode: RetrievalMode = "hybrid",
+        rerank: bool = True,
+        top_k: int | None = None,
+    ) -> SearchOutcome:
+        query = clean_query(query, self._params.max_query_chars)
+        top_k = top_k or self._params.final_k
+        retrieved = await self._retriever.retrieve(kb, query, mode=mode)
+        timings = dict(retrieved.timings_ms)
+        if not retrieved.candidates:
+            await self._backend.stats(kb)  # raises KnowledgeBaseNotFound for an unknown KB
+        reranked, reason = False, "disabled by request" if not rerank else None
+        ranked: list[Candidate] = retrieved.candidates
+        if rerank and ranked:
+            outcome = await self._rerank.rerank(query, ranked)
+            ranked, reranked, reason = outcome.candidates, outcome.reranked, outcome.reason
+            timings.update(outcome.timings_ms)
+        results = ranked[:top_k]
+        return SearchOutcome(
+            kb=kb,
+            query=query,
+            mode=mode,
+            results=results,
+            reranked=reranked,
+            rerank_reason=reason,
+            answerable=self._is_answerable(results, reranked),
+            timings_ms={name: round(ms, 2) for name, ms in timings.items()},
+        )
+
+    def _is_answerable(self, results: Sequence[Candidate], reranked: bool) -> bool:
+        if not results:
+            return False
+        threshold = self._params.answerable_threshold
+        best = results[0].rerank_score
+        if threshold is None or not reranked or best is None:
+            return True
+        return best >= threshold
+
+    async def answer(self, kb: str, question: str, history: Sequence[Turn] = ()) -> Answer:
+        final: Answer | None = None
+        async for event in self.answer_stream(kb, question, history):
+            if isinstance(event, Answer):
+                final = event
+        assert final is not None
+        return final
+
+    async def answer_stream(
+        self, kb: str, question: str, history: Sequence[Turn] = ()
+    ) -> AsyncIterator[AnswerEvent]:
+        """Yield AnswerStart, then AnswerDelta pieces, then the complete Answer."""
+        started = time.perf_counter()
+        search = await self.search(kb, question, top_k=self._params.final_k)
+        passages = search.results
+        citations = build_citations(passages) if search.answerable else []
+        yield AnswerStart(citations=citations, search=search)
+
+        degraded: list[str] = []
+        if search.rerank_reason and search.rerank_reason != "disabled by request":
+            degraded.append(f"reranking skipped: {search.rerank_reason}")
+        if not search.answerable:
+            yield AnswerDelta(DECLINE_TEXT)
+            yield self._final(DECLINE_TEXT, "declined", [], search, degraded, started)
+            return
+
+        parts: list[str] = []
+        generator = self._generator
+        try:
+            async for piece in generator.stream(question, passages, history):
+                parts.append(piece)
+                yield AnswerDelta(piece)
+        except GenerationError as exc:
+            log.warning("generation failed, answering extractively: %s", exc)
+            degraded.append(f"language model unavailable: {exc.message}")
+            if parts:
+                # Part of an answer already reached the user; say it is cut short.
+                notice = "\n\n(The answer was interrupted. The passages below may help.)"
+                parts.append(notice)
+                yield AnswerDelta(notice)
+            generator = self._fallback
+            async for piece in generator.stream(question, passages, history):
+                parts.append(piece)
+                yield AnswerDelta(piece)
+        text = "".join(parts)
+        yield self._final(text, generator.mode, citations, search, degraded, started)
+
+    def _final(
+        self,
+        text: str,
+        mode: str,
+        citations: list,  # type: ignore[type-arg]
+        search: SearchOutcome,
+        degraded: list[str],
+        started: float,
+    ) -> Answer:
+        timings = dict(search.timings_ms)
+        timings["total"] = round((time.perf_counter() - started) * 1000, 2)
+        return Answer(
+            text=text,
+            mode=mode,  # type: ignore[arg-type]
+            citations=citations,
+            cited=cited_numbers(text),
+            search=search,
+            handoff_suggested=mode == "declined",
+            degraded=degraded,
+            timings_ms=timings,
+        )
+
+
+__all__ = ["DECLINE_TEXT", "KnowledgeBaseNotFound", "PipelineParams", "SupportPipeline"]
