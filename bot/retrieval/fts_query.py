@@ -1,0 +1,79 @@
+"""Turn a customer's free-text question into a safe SQLite FTS5 MATCH expression.
+
+Users type questions, not search syntax: "how do I stop getting emails??". Passing that
+to MATCH raw either errors (`"`, `*`, `-`, `AND`, `NEAR(`) or ANDs every word, so one
+missing word returns nothing. Instead we keep the content words, quote each one (quoted
+strings are never operators) and OR them, letting BM25's IDF weigh them.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+MAX_QUERY_TERMS = 32
+"""Bound the work per query; a pasted page of text keeps its first distinct terms."""
+
+MIN_PREFIX_CHARS = 4
+"""Terms this long also match as prefixes of their stem ("notif*": notifications, notify).
+
+Measured on the Zulip dev questions (document-level, RRF with MiniLM): nDCG@10 0.783 →
+0.786, MRR@10 0.748 → 0.760; shorter terms would expand to too many index terms.
+"""
+
+# Letters and digits, the same characters FTS5's unicode61 tokenizer keeps in a token;
+# everything else (punctuation, `_`, emoji, FTS syntax) separates terms.
+_TOKEN = re.compile(r"[^\W_]+")
+
+# A standard English list plus what people add around a chat question. Negations and
+# particles ("not", "off", "out", "up") stay: "turn off", "log out" and "not working"
+# carry the meaning of support questions.
+STOPWORDS = frozenset(
+    """
+    a about above after again against all am an and any anyone anything are as at
+    be because been before being below between both but by can could did do does doing
+    during each either else ever every few for from further get gets getting got had has
+    have having he her here hers herself him himself his how i if in into is it its
+    itself just know let like ll m me might more most much must my myself need needs
+    of once only or other our ours ourselves own please pls possible re s same shall she
+    should so some someone something such t than thank thanks that the their theirs them
+    themselves then there these they this those through to too until us ve very want
+    wanted wants was way we were what whats when where whether which while who whom whose
+    why will with would you your yours yourself yourselves hi hello hey d don doesn
+    didn isn aren wasn weren won wouldn couldn shouldn cant dont doesnt didnt isnt im ive
+    """.split()  # noqa: SIM905 - a word list reads better as prose
+)
+
+
+def query_terms(text: str) -> list[str]:
+    """Distinct lower-cased content words of `text`, in order of first appearance."""
+    terms: list[str] = []
+    seen: set[str] = set()
+    # NFKC composes "e" + combining accent into "é" and folds full-width forms, so the
+    # regex sees the same letters the index tokenizer saw.
+    for match in _TOKEN.finditer(unicodedata.normalize("NFKC", text).casefold()):
+        term = match.group()
+        if term in STOPWORDS or term in seen:
+            continue
+        seen.add(term)
+        terms.append(term)
+        if len(terms) == MAX_QUERY_TERMS:
+            break
+    return terms
+
+
+def build_match_expression(text: str) -> str | None:
+    """An FTS5 expression OR-ing the quoted content words, or None when none are left.
+
+    Terms contain only letters and digits, so quoting needs no escaping; quoted terms are
+    never read as operators (`AND`, `NEAR`) or column filters (`title:`). Stemming is the
+    tokenizer's job: the porter tokenizer stems query terms exactly as it stemmed the index.
+    """
+    terms = query_terms(text)
+    if not terms:
+        return None
+    return " OR ".join(_fts_term(term) for term in terms)
+
+
+def _fts_term(term: str) -> str:
+    return f'"{term}"*' if len(term) >= MIN_PREFIX_CHARS else f'"{term}"'
