@@ -1,0 +1,64 @@
+"""Walk a source tree and parse every article, collecting failures instead of stopping.
+
+Files under the root's `include/` folder, and any file another document pulls in with
+`{!file.md!}`, are fragments: they are expanded where used and never indexed alone.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from bot.domain import ParsedDocument
+from bot.errors import IngestionError
+from ingestion.decoding import decode_text
+from ingestion.includes import INCLUDE_FOLDER, IncludeExpander
+from ingestion.parsing import MARKDOWN, DocumentParser, document_kind
+from ingestion.sources import SourceTree
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Collection:
+    documents: list[ParsedDocument] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    fragments: set[str] = field(default_factory=set)
+    """Include-only files: expanded into articles, not indexed themselves."""
+
+
+def include_fragments(tree: SourceTree, includes: IncludeExpander, paths: list[str]) -> set[str]:
+    """Paths under `include/` plus every path named by an include directive anywhere."""
+    fragments = {path for path in paths if path.startswith(f"{INCLUDE_FOLDER}/")}
+    for path in paths:
+        if document_kind(path) != MARKDOWN:
+            continue
+        try:
+            text = decode_text(tree.read_bytes(path), allow_empty=True)
+        except (IngestionError, OSError):
+            continue  # reported when the file itself is parsed
+        fragments |= includes.referenced_paths(text, path)
+    return fragments
+
+
+def collect_documents(
+    tree: SourceTree,
+    parser: DocumentParser,
+    *,
+    base_url: str | None = None,
+    on_parsed: Callable[[int, int, str], None] | None = None,
+) -> Collection:
+    paths = [path for path in tree.paths() if document_kind(path) is not None]
+    includes = IncludeExpander(tree)
+    collection = Collection(fragments=include_fragments(tree, includes, paths))
+    articles = [path for path in paths if path not in collection.fragments]
+    for done, path in enumerate(articles, start=1):
+        try:
+            collection.documents.append(parser.parse(tree, path, includes, base_url))
+        except IngestionError as exc:
+            logger.info("cannot ingest %s: %s", path, exc.message)
+            collection.failed[path] = exc.message
+        if on_parsed is not None:
+            on_parsed(done, len(articles), path)
+    return collection

@@ -1,0 +1,87 @@
+"""One source file → one `ParsedDocument`, whatever its format.
+
+Formats are chosen by extension; files of other types are not documents (images,
+stylesheets) and are left out of the ingest without being reported as failures.
+"""
+
+from __future__ import annotations
+
+import posixpath
+
+from bot.domain import ParsedDocument
+from bot.errors import IngestionError
+from ingestion.content import DocumentContent
+from ingestion.decoding import decode_text
+from ingestion.html_parser import parse_html
+from ingestion.includes import IncludeExpander
+from ingestion.markdown_parser import MarkdownParser
+from ingestion.sources import SourceTree
+from ingestion.template_markup import TemplateMarkup
+from ingestion.text_parser import parse_text
+from ingestion.urls import document_url, title_from_name
+from ingestion.zulip_markup import ZulipMarkup
+
+MARKDOWN = "markdown"
+HTML = "html"
+TEXT = "text"
+SUFFIXES = {
+    ".md": MARKDOWN,
+    ".markdown": MARKDOWN,
+    ".mdown": MARKDOWN,
+    ".mkd": MARKDOWN,
+    ".html": HTML,
+    ".htm": HTML,
+    ".xhtml": HTML,
+    ".txt": TEXT,
+    ".text": TEXT,
+}
+
+
+def document_kind(path: str) -> str | None:
+    """ "markdown", "html", "text", or None for a file that is not a document."""
+    return SUFFIXES.get(posixpath.splitext(path)[1].lower())
+
+
+def default_markup() -> TemplateMarkup:
+    """Zulip's macros are distinctive (`{tab|…}`, `{settings_tab|…}`), so they are on by default."""
+    return TemplateMarkup([ZulipMarkup()])
+
+
+class DocumentParser:
+    def __init__(self, markup: TemplateMarkup | None = None) -> None:
+        self._markdown = MarkdownParser(markup or default_markup())
+
+    def parse(
+        self, tree: SourceTree, path: str, includes: IncludeExpander, base_url: str | None = None
+    ) -> ParsedDocument:
+        """Raise IngestionError with a reason a person can act on."""
+        kind = document_kind(path)
+        if kind is None:
+            raise IngestionError("not a Markdown, HTML or plain-text file")
+        try:
+            text = decode_text(tree.read_bytes(path))
+        except FileNotFoundError as exc:
+            raise IngestionError("file disappeared while ingesting") from exc
+        except OSError as exc:
+            raise IngestionError(f"cannot read it: {exc}") from exc
+        content = self._content(kind, text, path, includes)
+        if not content.sections:
+            raise IngestionError("no text content after parsing (only headings or markup)")
+        return ParsedDocument(
+            source_id=path,
+            title=content.title or title_from_name(path),
+            url=document_url(path, content.url, base_url),
+            sections=content.sections,
+        )
+
+    def _content(
+        self, kind: str, text: str, path: str, includes: IncludeExpander
+    ) -> DocumentContent:
+        try:
+            if kind == MARKDOWN:
+                return self._markdown.parse(text, path, includes)
+            if kind == HTML:
+                return parse_html(text)
+            return parse_text(text)
+        except RecursionError as exc:
+            raise IngestionError("nested too deeply to parse") from exc
