@@ -1,0 +1,163 @@
+"""Answers written by an LLM through litellm, streamed as text deltas.
+
+litellm takes seconds to import and, unless told otherwise, fetches its model cost map
+from GitHub while importing (a 5 s stall per attempt on an offline machine). So it is
+imported on first use (or in `warm_up()`), with litellm's own offline switches set
+first: the only network traffic is to the configured model's endpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import AsyncGenerator, Sequence
+from types import ModuleType
+from typing import Any, Literal
+
+from bot.domain import Candidate
+from bot.errors import ConfigurationError, GenerationError
+from bot.generation.litellm_errors import translate_llm_error
+from bot.generation.prompt import build_messages
+from bot.generation.protocol import Turn
+
+logger = logging.getLogger(__name__)
+
+LITELLM_OFFLINE_ENV = {
+    # Use the cost map bundled with the package instead of fetching it at import.
+    "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+    # Also stops the other catalogs litellm fetches on its own (Anthropic beta headers,
+    # tokenizers). Calls to the configured model are unaffected.
+    "LITELLM_OFFLINE_MODE": "true",
+}
+
+PLACEHOLDER_API_KEY = "no-key-needed"
+"""Sent to a custom base URL when no key is set: local OpenAI-compatible servers ignore it,
+and a real provider key from the environment is never leaked to a server we don't know."""
+
+
+def load_litellm() -> ModuleType:
+    """Import litellm with its self-initiated network calls, telemetry and banners off."""
+    for name, value in LITELLM_OFFLINE_ENV.items():
+        os.environ.setdefault(name, value)
+    import litellm
+
+    litellm.telemetry = False  # documented opt-out; a no-op on versions without telemetry
+    litellm.suppress_debug_info = True  # no "Give Feedback / Get Help" banner on errors
+    litellm.turn_off_message_logging = True  # customer messages stay out of callback logs
+    return litellm
+
+
+class LiteLLMGenerator:
+    """Streams an answer from any litellm model string, e.g. `openai/gpt-4o-mini`."""
+
+    mode: Literal["llm", "extractive"] = "llm"
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout_s: float = 30.0,
+        max_tokens: int = 512,
+        temperature: float = 0.1,
+    ) -> None:
+        self.name = model
+        self.model = model
+        self.base_url = base_url
+        self.timeout_s = timeout_s
+        self.max_tokens = max_tokens
+        self.temperature = temperature
+        self._api_key = api_key or (PLACEHOLDER_API_KEY if base_url else None)
+        self._litellm: ModuleType | None = None
+
+    def warm_up(self) -> None:
+        """Import litellm now (seconds; call at start-up) and check the model string.
+
+        Raises ConfigurationError when litellm cannot tell which provider `model` names.
+        """
+        if self._litellm is not None:
+            return
+        litellm = load_litellm()
+        try:
+            litellm.get_llm_provider(model=self.model, api_base=self.base_url)
+        except Exception as exc:
+            # litellm raises its BadRequestError (or ValueError in older versions).
+            raise ConfigurationError(
+                f"SUPPORTBOT_LLM_MODEL={self.model!r} does not name a provider litellm knows. "
+                "Use a litellm model string such as 'openai/gpt-4o-mini', "
+                "'anthropic/claude-3-5-haiku-latest', or 'openai/<model>' with "
+                "SUPPORTBOT_LLM_BASE_URL for an OpenAI-compatible server."
+            ) from exc
+        self._litellm = litellm
+
+    async def stream(
+        self, question: str, passages: Sequence[Candidate], history: Sequence[Turn] = ()
+    ) -> AsyncGenerator[str, None]:
+        """Yield the answer as the model writes it. Raise GenerationError on any failure.
+
+        `timeout_s` bounds each wait: connecting, the first token and every later one.
+        """
+        if self._litellm is None:
+            try:
+                await asyncio.to_thread(self.warm_up)
+            except ConfigurationError as exc:
+                raise GenerationError(exc.message) from exc
+        litellm = self._litellm
+        assert litellm is not None
+        messages = build_messages(question, passages, history)
+        response: Any = None
+        produced = False
+        try:
+            response = await litellm.acompletion(**self._request(messages))
+            async for chunk in response:
+                delta = _delta_text(chunk)
+                if delta:
+                    produced = True
+                    yield delta
+        except Exception as exc:
+            # Provider code may raise anything; callers degrade on GenerationError only.
+            error = translate_llm_error(
+                exc, model=self.model, base_url=self.base_url, timeout_s=self.timeout_s
+            )
+            logger.warning("LLM call failed after %s: %s", _progress(produced), error.message)
+            raise error from exc
+        finally:
+            if response is not None and hasattr(response, "aclose"):
+                await response.aclose()
+        if not produced:
+            raise GenerationError(
+                f"The language model ({self.model}) returned no answer text (an empty or "
+                "unreadable reply). Check that SUPPORTBOT_LLM_MODEL names a chat model."
+            )
+
+    def _request(self, messages: list[dict[str, str]]) -> dict[str, Any]:
+        request: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            "stream": True,
+            "timeout": self.timeout_s,
+            "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
+            "num_retries": 0,  # fail fast: the pipeline falls back to an extractive answer
+            "drop_params": True,  # models that refuse e.g. temperature still answer
+        }
+        if self._api_key is not None:
+            request["api_key"] = self._api_key
+        if self.base_url is not None:
+            request["base_url"] = self.base_url
+        return request
+
+
+def _delta_text(chunk: Any) -> str:
+    choices = getattr(chunk, "choices", None)
+    if not choices:
+        return ""
+    delta = getattr(choices[0], "delta", None)
+    content = getattr(delta, "content", None)
+    return content if isinstance(content, str) else ""
+
+
+def _progress(produced: bool) -> str:
+    return "part of the answer was streamed" if produced else "no answer text"
