@@ -1,0 +1,199 @@
+"""/admin/kbs: create, inspect and delete knowledge bases; add content; queue re-indexes.
+
+Content reaches a KB from one source (see `bot.sources.registry`): uploads, merged into
+the KB's upload folder, or a registered server folder. Adding content queues an ingest
+job; `reindex` queues a zero-downtime rebuild. Both answer 202 with the job to follow at
+GET /admin/jobs/{id}. The work itself is `bot.kb_admin.KnowledgeBaseAdmin`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from starlette.datastructures import UploadFile
+
+from bot.api.admin_auth import require_admin_key
+from bot.api.admin_schemas import (
+    CreateKbRequest,
+    DeleteDocumentsRequest,
+    DocumentList,
+    DocumentOut,
+    JobAccepted,
+    JobOut,
+    KbDetail,
+    RegisterFolderRequest,
+    SourceOut,
+    SourceRegistered,
+    UploadAccepted,
+)
+from bot.api.deps import get_services
+from bot.api.routes import admin_jobs
+from bot.api.schemas import KB_PATTERN, ErrorResponse
+from bot.errors import InvalidRequest, PayloadTooLarge
+from bot.kb_admin import KnowledgeBaseAdmin
+from bot.sources.upload_checks import ACCEPTED, MB, UploadLimits
+from bot.sources.uploads import IncomingFile
+
+router = APIRouter(
+    prefix="/admin",
+    tags=["admin"],
+    dependencies=[Depends(require_admin_key)],
+    responses={401: {"model": ErrorResponse}, 403: {"model": ErrorResponse}},
+)
+router.include_router(admin_jobs.router)
+
+
+def get_admin(request: Request) -> KnowledgeBaseAdmin:
+    return KnowledgeBaseAdmin(get_services(request))
+
+
+AdminOps = Annotated[KnowledgeBaseAdmin, Depends(get_admin)]
+KbPath = Annotated[str, Path(pattern=KB_PATTERN, description="Knowledge base name.")]
+MULTIPART_OVERHEAD_BYTES = 1 * MB
+"""Room for boundaries and part headers on top of the files themselves."""
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}}
+CONFLICT: dict[int | str, dict[str, Any]] = {**NOT_FOUND, 409: {"model": ErrorResponse}}
+
+
+@router.post(
+    "/kbs", status_code=201, response_model=KbDetail, responses=CONFLICT, summary="Create a KB"
+)
+async def create_kb(body: CreateKbRequest, admin: AdminOps) -> KbDetail:
+    return KbDetail.from_overview(await admin.create(body.kb))
+
+
+@router.get("/kbs", response_model=list[KbDetail], summary="List knowledge bases")
+async def list_kbs(admin: AdminOps) -> list[KbDetail]:
+    return [KbDetail.from_overview(overview) for overview in await admin.list()]
+
+
+@router.get(
+    "/kbs/{kb}",
+    response_model=KbDetail,
+    responses=NOT_FOUND,
+    summary="Documents, chunks, last indexed, index version, source and latest jobs",
+)
+async def inspect_kb(kb: KbPath, admin: AdminOps) -> KbDetail:
+    return KbDetail.from_overview(await admin.overview(kb))
+
+
+@router.get(
+    "/kbs/{kb}/documents", response_model=DocumentList, responses=NOT_FOUND, summary="Documents"
+)
+async def list_documents(
+    kb: KbPath,
+    admin: AdminOps,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> DocumentList:
+    hashes = await admin.documents(kb)
+    page = sorted(hashes.items())[offset : offset + limit]
+    documents = [DocumentOut(source_id=s, doc_hash=h) for s, h in page]
+    return DocumentList(kb=kb, total=len(hashes), documents=documents)
+
+
+@router.delete(
+    "/kbs/{kb}", status_code=204, responses=NOT_FOUND, summary="Delete a KB and its content"
+)
+async def delete_kb(kb: KbPath, admin: AdminOps) -> Response:
+    await admin.delete(kb)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/kbs/{kb}/uploads",
+    status_code=202,
+    response_model=UploadAccepted,
+    summary="Upload articles or a .zip, then ingest them",
+    description=f"multipart/form-data with one or more `files` ({ACCEPTED}) and an optional "
+    "`base_url`. Files are merged into the KB's upload folder (same path = replaced); "
+    "nothing is stored unless every file passes the checks.",
+    responses={
+        **CONFLICT,
+        400: {"model": ErrorResponse},
+        413: {"model": ErrorResponse},
+        415: {"model": ErrorResponse},
+    },
+)
+async def upload(kb: KbPath, request: Request, admin: AdminOps) -> UploadAccepted:
+    limits = UploadLimits.from_settings(get_services(request).settings)
+    _check_declared_length(request, limits)
+    form = await request.form(max_files=limits.max_files, max_fields=20)
+    try:
+        parts = [value for _, value in form.multi_items() if isinstance(value, UploadFile)]
+        incoming = [IncomingFile(p.filename or "", p.content_type, p.file) for p in parts]
+        base_url = form.get("base_url")
+        stored, job = await admin.upload(
+            kb, incoming, base_url.strip() or None if isinstance(base_url, str) else None
+        )
+    finally:
+        await form.close()
+    return UploadAccepted(stored=stored.stored, skipped=stored.skipped, job=JobOut.from_state(job))
+
+
+@router.put(
+    "/kbs/{kb}/source",
+    status_code=202,
+    response_model=SourceRegistered,
+    responses=CONFLICT,
+    summary="Register a server folder (under SOURCES_ROOT) as the KB's source",
+)
+async def register_folder(
+    kb: KbPath, body: RegisterFolderRequest, admin: AdminOps
+) -> SourceRegistered:
+    source, job = await admin.register_folder(
+        kb, body.path, base_url=body.base_url, resync=body.resync, ingest=body.ingest
+    )
+    return SourceRegistered(
+        source=SourceOut.from_source(source), job=JobOut.from_state(job) if job else None
+    )
+
+
+@router.post(
+    "/kbs/{kb}/ingest",
+    status_code=202,
+    response_model=JobAccepted,
+    responses=CONFLICT,
+    summary="Queue an incremental ingest of the KB's source",
+)
+async def ingest(kb: KbPath, admin: AdminOps) -> JobAccepted:
+    return JobAccepted(job=JobOut.from_state(await admin.ingest(kb)))
+
+
+@router.post(
+    "/kbs/{kb}/reindex",
+    status_code=202,
+    response_model=JobAccepted,
+    responses=CONFLICT,
+    summary="Queue a zero-downtime re-index (the old index serves until the swap)",
+)
+async def reindex(kb: KbPath, admin: AdminOps) -> JobAccepted:
+    return JobAccepted(job=JobOut.from_state(await admin.reindex(kb)))
+
+
+@router.post(
+    "/kbs/{kb}/documents/delete",
+    status_code=202,
+    response_model=JobAccepted,
+    responses=NOT_FOUND,
+    summary="Queue the removal of documents (and of their uploaded files)",
+)
+async def delete_documents(
+    kb: KbPath, body: DeleteDocumentsRequest, admin: AdminOps
+) -> JobAccepted:
+    return JobAccepted(job=JobOut.from_state(await admin.delete_documents(kb, body.source_ids)))
+
+
+def _check_declared_length(request: Request, limits: UploadLimits) -> None:
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("multipart/form-data"):
+        raise InvalidRequest(
+            f"send the files as multipart/form-data ({ACCEPTED}), not {content_type!r}"
+        )
+    declared = request.headers.get("content-length")
+    too_big = limits.max_bytes + MULTIPART_OVERHEAD_BYTES
+    if declared is not None and declared.isdigit() and int(declared) > too_big:
+        raise PayloadTooLarge(
+            f"the upload is {int(declared) // MB} MB; the limit is {limits.max_bytes // MB} MB"
+        )

@@ -1,0 +1,1 @@
+"""Background jobs: ingest, re-index, delete and re-sync, on Celery or in-process."""
