@@ -3,13 +3,21 @@
     SupportbotError                 base; every error has a stable `code`
     ├── ConfigurationError          settings that cannot work (bad model id, missing URL)
     ├── InvalidRequest              caller's input is wrong (unknown KB, query too long)
-    │   └── KnowledgeBaseNotFound
+    │   ├── KnowledgeBaseNotFound
+    │   ├── JobNotFound
+    │   ├── Conflict                the request clashes with current state (KB exists)
+    │   └── UploadRejected          unsafe or malformed upload (path traversal, bad zip)
+    │       └── UnsupportedUpload   file type not accepted (415)
     ├── BackendUnavailable          a service (Elasticsearch, Redis, LLM) is down or slow
     ├── RetrievalError              search backend answered, but with an error
     │   └── EmbeddingModelMismatch  index built with another embedding model
     ├── IngestionError              a document could not be parsed or indexed
     ├── RerankError                 reranker failed (the pipeline degrades, never raises it)
-    └── GenerationError             LLM failed (the pipeline degrades, never raises it)
+    ├── GenerationError             LLM failed (the pipeline degrades, never raises it)
+    ├── Unauthorized                missing/invalid API key or webhook signature (401)
+    ├── Forbidden                   valid key, but not for this origin, KB or endpoint (403)
+    ├── RateLimited                 too many requests for this key or client IP (429)
+    └── PayloadTooLarge             request body over the configured limit (413)
 
 Adapters translate foreign errors into these with `raise ... from exc`; only the API's
 error handlers map them to HTTP status codes.
@@ -38,6 +46,22 @@ class KnowledgeBaseNotFound(InvalidRequest):
     code = "kb_not_found"
 
 
+class JobNotFound(InvalidRequest):
+    code = "job_not_found"
+
+
+class Conflict(InvalidRequest):
+    code = "conflict"
+
+
+class UploadRejected(InvalidRequest):
+    code = "upload_rejected"
+
+
+class UnsupportedUpload(UploadRejected):
+    code = "unsupported_media_type"
+
+
 class BackendUnavailable(SupportbotError):
     code = "backend_unavailable"
 
@@ -64,3 +88,35 @@ class RerankError(SupportbotError):
 
 class GenerationError(SupportbotError):
     code = "generation_error"
+
+
+class Unauthorized(SupportbotError):
+    """`code` narrows the reason: missing_api_key, invalid_api_key, invalid_signature, ..."""
+
+    code = "unauthorized"
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        if code:
+            self.code = code
+
+
+class Forbidden(SupportbotError):
+    code = "forbidden"
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        if code:
+            self.code = code
+
+
+class RateLimited(SupportbotError):
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class PayloadTooLarge(SupportbotError):
+    code = "payload_too_large"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from bot.answer import Answer, AnswerDelta, AnswerEvent, AnswerStart, SearchOutcome
 from bot.domain import Candidate
 from bot.errors import GenerationError, InvalidRequest, KnowledgeBaseNotFound
-from bot.generation.citations import build_citations, cited_numbers
+from bot.generation.citations import citations_for, cited_numbers
 from bot.generation.protocol import Generator, Turn
 from bot.rerank.stage import RerankStage
 from bot.retrieval.hybrid import HybridRetriever, RetrievalMode
@@ -89,7 +89,7 @@ class SupportPipeline:
         query = clean_query(query, self._params.max_query_chars)
         top_k = top_k or self._params.final_k
         retrieved = await self._retriever.retrieve(kb, query, mode=mode)
-        timings = dict(retrieved.timings_ms)
+        timings = {("retrieve" if k == "total" else k): v for k, v in retrieved.timings_ms.items()}
         if not retrieved.candidates:
             await self._backend.stats(kb)  # raises KnowledgeBaseNotFound for an unknown KB
         reranked, reason = False, "disabled by request" if not rerank else None
@@ -97,7 +97,9 @@ class SupportPipeline:
         if rerank and ranked:
             outcome = await self._rerank.rerank(query, ranked)
             ranked, reranked, reason = outcome.candidates, outcome.reranked, outcome.reason
-            timings.update(outcome.timings_ms)
+            timings.update(
+                {("rerank" if k == "total" else f"rerank_{k}"): v for k, v in outcome.timings_ms.items()}
+            )
         results = ranked[:top_k]
         return SearchOutcome(
             kb=kb,
@@ -134,7 +136,7 @@ class SupportPipeline:
         started = time.perf_counter()
         search = await self.search(kb, question, top_k=self._params.final_k)
         passages = search.results
-        citations = build_citations(passages) if search.answerable else []
+        citations = citations_for(passages) if search.answerable else []
         yield AnswerStart(citations=citations, search=search)
 
         degraded: list[str] = []
@@ -181,7 +183,7 @@ class SupportPipeline:
             text=text,
             mode=mode,  # type: ignore[arg-type]
             citations=citations,
-            cited=cited_numbers(text),
+            cited=cited_numbers(text, limit=len(citations)),
             search=search,
             handoff_suggested=mode == "declined",
             degraded=degraded,

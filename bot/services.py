@@ -7,20 +7,36 @@ else chooses an implementation, and nothing is built at import time.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
+
+from bot.cache.conversations import ConversationStore
 from bot.cache.protocol import ScoreCache
+from bot.cache.rate_limit import InMemoryRateLimiter, RateLimiter
+from bot.cache.redis_guard import RedisGuard
 from bot.embedding.sentence_transformer import SentenceTransformerEmbedder
 from bot.errors import ConfigurationError
 from bot.generation.extractive import ExtractiveGenerator
 from bot.generation.protocol import Generator
+from bot.helpdesk.handoff import HandoffNotifier
+from bot.helpdesk.idempotency import IdempotencyStore, InMemoryIdempotencyStore
+from bot.helpdesk.turns import ConversationTurns
+from bot.helpdesk.zendesk_flow import ZendeskResponder
+from bot.jobs.protocol import JobRunner
+from bot.jobs.work import JobContext, run_job
 from bot.pipeline import PipelineParams, SupportPipeline
 from bot.rerank.protocol import Reranker, TokenVectorSink
+from bot.rerank.circuit_breaker import CircuitBreaker
 from bot.rerank.stage import RerankStage
 from bot.retrieval.hybrid import HybridRetriever, RetrievalParams
 from bot.retrieval.protocol import SearchBackend
+from bot.security.keystore import KeyStore
 from bot.settings import Settings
+from bot.sources.registry import SourceRegistry
+from bot.widget.feedback_store import JsonlFeedbackStore
 from ingestion.chunking import Chunker
 from ingestion.ingest import Ingestor
 
@@ -37,6 +53,26 @@ class ComponentState:
 
 
 @dataclass
+class EdgeServices:
+    """Keys, limits and helpdesk plumbing at the API edge (bot/security, bot/helpdesk, bot/widget)."""
+
+    keystore: KeyStore
+    rate_limiter: RateLimiter
+    idempotency: IdempotencyStore
+    feedback: JsonlFeedbackStore
+    handoff: HandoffNotifier
+    turns: ConversationTurns
+    zendesk: ZendeskResponder
+    http: httpx.AsyncClient
+    """Outbound calls: Zendesk API, generic-webhook callbacks, the handoff webhook."""
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+        await self.rate_limiter.close()
+        await self.idempotency.close()
+
+
+@dataclass
 class Services:
     settings: Settings
     backend: SearchBackend
@@ -46,7 +82,17 @@ class Services:
     generator: Generator
     pipeline: SupportPipeline
     ingestor: Ingestor
+    edge: EdgeServices
+    conversations: ConversationStore
+    sources: SourceRegistry
+    jobs: JobRunner
     components: dict[str, ComponentState] = field(default_factory=dict)
+    redis: Any = None
+    """The shared redis.asyncio client when SUPPORTBOT_REDIS_URL is set; closed last."""
+    redis_guard: RedisGuard | None = None
+
+    def job_context(self) -> JobContext:
+        return JobContext(self.backend, self.ingestor, self.sources)
 
     async def readiness(self) -> dict[str, Any]:
         """State of every component; `ready` is false only when search cannot work."""
@@ -59,11 +105,20 @@ class Services:
             name: {"name": s.name, "ok": s.ok, "detail": s.detail} for name, s in states.items()
         }
         body["reranker"]["stage"] = self.rerank_stage.status()
+        if self.redis_guard is not None:
+            guard = self.redis_guard
+            body["redis"] = {"name": "redis", "ok": guard.healthy(), "detail": guard.last_error}
+            body["redis"].update(guard.stats())
         return {"ready": backend_ok, "components": body}
 
     async def aclose(self) -> None:
+        await self.jobs.close()
         await self.backend.close()
         await self.cache.close()
+        await self.conversations.close()
+        await self.edge.aclose()
+        if self.redis is not None:
+            await self.redis.aclose(close_connection_pool=True)
 
 
 def build_backend(settings: Settings) -> SearchBackend:
@@ -98,10 +153,73 @@ def build_backend(settings: Settings) -> SearchBackend:
     )
 
 
-def build_cache(settings: Settings) -> ScoreCache:
-    from bot.cache.memory import InMemoryScoreCache
+@dataclass
+class Stores:
+    """Score cache, conversations, rate limits, idempotency: all in Redis, or all in-process."""
 
-    return InMemoryScoreCache()
+    cache: ScoreCache
+    conversations: ConversationStore
+    rate_limiter: RateLimiter
+    idempotency: IdempotencyStore
+    redis: Any = None
+    guard: RedisGuard | None = None
+
+
+def build_stores(settings: Settings) -> Stores:
+    """One pooled Redis client and one outage guard, shared by every store."""
+    if not settings.redis_url:
+        from bot.cache.conversations import InMemoryConversationStore
+        from bot.cache.memory import InMemoryScoreCache
+
+        return Stores(
+            InMemoryScoreCache(settings.score_cache_max_entries),
+            InMemoryConversationStore(
+                max_turns=settings.conversation_max_turns, ttl_s=settings.conversation_ttl_s
+            ),
+            InMemoryRateLimiter(),
+            InMemoryIdempotencyStore(),
+        )
+    from bot.cache.conversations import RedisConversationStore
+    from bot.cache.rate_limit import RedisRateLimiter
+    from bot.cache.redis_cache import RedisScoreCache
+    from bot.cache.redis_client import make_redis_client
+    from bot.helpdesk.idempotency import RedisIdempotencyStore
+
+    client = make_redis_client(
+        settings.redis_url,
+        timeout_s=settings.redis_timeout_s,
+        max_connections=settings.redis_max_connections,
+    )
+    guard = RedisGuard("redis", cooldown_s=settings.redis_cooldown_s)
+    return Stores(
+        RedisScoreCache(client, guard=guard),
+        RedisConversationStore(
+            client,
+            guard=guard,
+            max_turns=settings.conversation_max_turns,
+            ttl_s=settings.conversation_ttl_s,
+        ),
+        RedisRateLimiter(client, guard=guard),
+        RedisIdempotencyStore(client, guard=guard),
+        client,
+        guard,
+    )
+
+
+def build_job_runner(settings: Settings, context: JobContext) -> JobRunner:
+    """Celery workers when a broker is set; otherwise asyncio tasks in this process."""
+    if settings.celery_broker_url:
+        from bot.jobs.celery_runner import CeleryJobRunner
+        from bot.jobs.records import RedisJobRecords
+        from workers.celery_app import make_celery
+
+        records = RedisJobRecords.from_url(
+            settings.redis_url or settings.celery_broker_url, retention_s=settings.job_retention_s
+        )
+        return CeleryJobRunner(make_celery(settings), records)
+    from bot.jobs.inprocess import InProcessJobRunner
+
+    return InProcessJobRunner(lambda spec, progress: run_job(spec, context, progress))
 
 
 @dataclass
@@ -175,7 +293,7 @@ def build_reranker(
     return RerankerChoice(reranker, ComponentState(reranker.name))
 
 
-def build_generator(settings: Settings) -> tuple[Generator, ComponentState]:
+def build_generator(settings: Settings, *, warm: bool = True) -> tuple[Generator, ComponentState]:
     if not settings.llm_model:
         return ExtractiveGenerator(), ComponentState(
             "extractive", True, "no LLM configured (SUPPORTBOT_LLM_MODEL); extractive answers"
@@ -190,7 +308,47 @@ def build_generator(settings: Settings) -> tuple[Generator, ComponentState]:
         max_tokens=settings.llm_max_tokens,
         temperature=settings.llm_temperature,
     )
+    if warm:
+        generator.warm_up()  # the slow litellm import, and a bad model string fails now
     return generator, ComponentState(generator.name)
+
+
+def build_edge(
+    settings: Settings,
+    pipeline: SupportPipeline,
+    backend: SearchBackend,
+    *,
+    rate_limiter: RateLimiter | None = None,
+    idempotency: IdempotencyStore | None = None,
+) -> EdgeServices:
+    """Keys, limits, feedback and helpdesk clients. Pass Redis-backed stores to share them
+    between API processes; the defaults are in-process."""
+    http = httpx.AsyncClient(timeout=settings.outbound_timeout_s, follow_redirects=False)
+    idempotency = idempotency or InMemoryIdempotencyStore()
+    handoff = HandoffNotifier(
+        http,
+        settings.handoff_webhook_url,
+        settings.handoff_webhook_secret.get_secret_value()
+        if settings.handoff_webhook_secret
+        else None,
+    )
+    turns = ConversationTurns(pipeline, backend, handoff)
+    return EdgeServices(
+        keystore=KeyStore(settings.keys_path),
+        rate_limiter=rate_limiter or InMemoryRateLimiter(),
+        idempotency=idempotency,
+        feedback=JsonlFeedbackStore(settings.data_dir / "feedback.jsonl"),
+        handoff=handoff,
+        turns=turns,
+        zendesk=ZendeskResponder(
+            turns,
+            idempotency,
+            http,
+            retention_s=settings.webhook_idempotency_ttl_s,
+            max_question_chars=settings.max_query_chars,
+        ),
+        http=http,
+    )
 
 
 def build_services(settings: Settings, *, warm: bool = True) -> Services:
@@ -202,22 +360,27 @@ def build_services(settings: Settings, *, warm: bool = True) -> Services:
     if warm:
         embedder.warm_up()
     backend = build_backend(settings)
-    cache = build_cache(settings)
+    stores = build_stores(settings)
+    cache = stores.cache
     choice = build_reranker(settings, embedder, warm=warm)
     rerank_stage = RerankStage(
         choice.reranker,
         cache,
         timeout_s=settings.reranker_timeout_s,
         cache_ttl_s=settings.reranker_cache_ttl_s,
+        breaker=CircuitBreaker(failure_threshold=5, reset_after_s=30.0),
+        # One worker: requests queue behind each other, and queued work whose deadline
+        # has passed is skipped instead of piling up on a saturated CPU.
+        executor=ThreadPoolExecutor(max_workers=1, thread_name_prefix="rerank"),
     )
-    generator, generator_state = build_generator(settings)
+    generator, generator_state = build_generator(settings, warm=warm)
     retriever = HybridRetriever(backend, embedder, RetrievalParams.from_settings(settings))
     pipeline = SupportPipeline(
         backend,
         retriever,
         rerank_stage,
         generator,
-        ExtractiveGenerator(),
+        ExtractiveGenerator(as_fallback=True),
         PipelineParams.from_settings(settings),
     )
     ingestor = Ingestor(
@@ -227,6 +390,8 @@ def build_services(settings: Settings, *, warm: bool = True) -> Services:
         batch_size=settings.embedding_batch_size,
         token_sink=choice.token_sink,
     )
+    sources = SourceRegistry(settings.data_dir / "sources.sqlite")
+    jobs = build_job_runner(settings, JobContext(backend, ingestor, sources))
     return Services(
         settings=settings,
         backend=backend,
@@ -236,10 +401,23 @@ def build_services(settings: Settings, *, warm: bool = True) -> Services:
         generator=generator,
         pipeline=pipeline,
         ingestor=ingestor,
+        edge=build_edge(
+            settings,
+            pipeline,
+            backend,
+            rate_limiter=stores.rate_limiter,
+            idempotency=stores.idempotency,
+        ),
+        conversations=stores.conversations,
+        sources=sources,
+        jobs=jobs,
         components={
             "embedder": ComponentState(embedder.model_id),
             "reranker": choice.state,
             "generator": generator_state,
             "cache": ComponentState(cache.name),
+            "jobs": ComponentState(jobs.name),
         },
+        redis=stores.redis,
+        redis_guard=stores.guard,
     )

@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.security.integrations import GenericWebhook, ZendeskAccount
+
 SearchBackendName = Literal["embedded", "elasticsearch"]
 RerankerName = Literal["cross-encoder", "cohere", "late-interaction", "none"]
 
@@ -39,14 +41,35 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(None, description="Unset = in-process cache and store.")
     redis_timeout_s: float = 0.25
     celery_broker_url: str | None = Field(None, description="Unset = in-process task runner.")
+    redis_max_connections: int = Field(50, description="Pool size per process.")
+    redis_cooldown_s: float = Field(5.0, description="After a Redis failure, skip it this long.")
+    score_cache_max_entries: int = Field(100_000, description="In-process cache bound.")
+    conversation_ttl_s: int = Field(24 * 3600, description="Forget a conversation this long after.")
+    conversation_max_turns: int = Field(20, description="Turns kept per conversation.")
+    rate_limit_per_minute: float = 60.0
+    rate_limit_burst: int = 20
+    celery_result_backend: str | None = Field(None, description="Unset = the broker URL.")
+    celery_visibility_timeout_s: int = Field(
+        3600, description="Unacked tasks are redelivered after this; must exceed the longest job."
+    )
+    celery_task_max_retries: int = Field(3, description="Retries of a job on BackendUnavailable.")
+    resync_interval_s: int = Field(3600, description="Beat re-syncs folder sources; 0 = never.")
+    job_retention_s: int = Field(7 * 24 * 3600, description="How long finished jobs are listed.")
+    sources_root: Path | None = Field(
+        None, description="Server folders under this root may be registered as KB sources."
+    )
+    upload_max_bytes: int = Field(50 * 1024 * 1024, description="Per upload request.")
+    upload_max_unpacked_bytes: int = Field(200 * 1024 * 1024, description="Per .zip, unpacked.")
+    upload_max_files: int = Field(5000, description="Files per upload (zip members included).")
+    upload_max_ratio: int = Field(100, description="Largest unpacked/packed ratio in a .zip.")
 
     # --- embedding and chunking -----------------------------------------------
     embedding_model: str = Field(
         PACKAGED_EMBEDDING_MODEL, description="Hub id or local path of a sentence-transformers model."
     )
     embedding_batch_size: int = 32
-    chunk_target_tokens: int = Field(256, description="Target chunk size in model tokens.")
-    chunk_max_tokens: int = Field(320, description="Hard upper bound per chunk.")
+    chunk_target_tokens: int = Field(200, description="Target chunk size in model tokens.")
+    chunk_max_tokens: int = Field(240, description="Hard upper bound per chunk.")
     chunk_overlap: float = Field(0.15, ge=0.0, lt=0.5, description="Fraction of overlap.")
 
     # --- retrieval ------------------------------------------------------------
@@ -85,3 +108,36 @@ class Settings(BaseSettings):
     port: int = 8000
     max_query_chars: int = 2000
     admin_api_key: SecretStr | None = None
+
+    # --- keys, limits, widget and helpdesk webhooks (bot/security, bot/helpdesk) --------
+    keys_file: Path | None = Field(
+        None, description="Hashed admin/widget keys (default <data_dir>/keys.json)."
+    )
+    require_api_keys: bool = Field(
+        False, description="Refuse /v1 calls without an admin or widget key (set in production)."
+    )
+    max_body_bytes: int = Field(64 * 1024, ge=1024, description="Request body size limit.")
+    # Per client IP: rate_limit_per_minute / rate_limit_burst above.
+    rate_limit_key_per_minute: float = Field(600.0, gt=0, description="Per API/widget key.")
+    rate_limit_key_burst: int = Field(60, ge=1)
+    demo_kb: str = Field("sample", description="Knowledge base the demo page at / talks to.")
+    demo_widget_key: str | None = Field(
+        None, description="Public widget key the demo page embeds (needed with require_api_keys)."
+    )
+    webhook_max_skew_s: int = Field(300, description="Reject webhook signatures older than this.")
+    webhook_idempotency_ttl_s: int = Field(7 * 24 * 3600, description="Remember delivered events.")
+    zendesk_accounts: list[ZendeskAccount] = Field(
+        default_factory=list, description="JSON list; see bot/security/integrations.py."
+    )
+    generic_webhooks: list[GenericWebhook] = Field(
+        default_factory=list, description="JSON list; see bot/security/integrations.py."
+    )
+    handoff_webhook_url: str | None = Field(
+        None, description="Receives the signed transcript when a customer needs a person."
+    )
+    handoff_webhook_secret: SecretStr | None = None
+    outbound_timeout_s: float = Field(10.0, description="Zendesk API, callbacks, handoff.")
+
+    @property
+    def keys_path(self) -> Path:
+        return self.keys_file or self.data_dir / "keys.json"

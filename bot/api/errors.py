@@ -15,20 +15,34 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from bot.errors import (
     BackendUnavailable,
     ConfigurationError,
+    Conflict,
+    Forbidden,
     InvalidRequest,
+    JobNotFound,
     KnowledgeBaseNotFound,
+    PayloadTooLarge,
+    RateLimited,
     RetrievalError,
     SupportbotError,
+    Unauthorized,
+    UnsupportedUpload,
 )
 
 log = logging.getLogger(__name__)
 
 STATUS_BY_ERROR: list[tuple[type[SupportbotError], int]] = [
     (KnowledgeBaseNotFound, 404),
+    (JobNotFound, 404),
+    (Conflict, 409),
+    (UnsupportedUpload, 415),
     (InvalidRequest, 400),
     (BackendUnavailable, 503),
     (RetrievalError, 409),
     (ConfigurationError, 500),
+    (Unauthorized, 401),
+    (Forbidden, 403),
+    (RateLimited, 429),
+    (PayloadTooLarge, 413),
 ]
 
 
@@ -50,7 +64,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _supportbot(_: Request, exc: SupportbotError) -> JSONResponse:
         status = status_for(exc)
         headers = None
-        if isinstance(exc, BackendUnavailable):
+        if isinstance(exc, BackendUnavailable | RateLimited):
             headers = {"Retry-After": str(exc.retry_after_s)}
         if status >= 500:
             log.warning("request failed: %s: %s", exc.code, exc.message)

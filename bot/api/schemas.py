@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bot.answer import Answer, SearchOutcome
 from bot.domain import Candidate
 from bot.generation.citations import Citation
 
 KB_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+CONVERSATION_ID_PATTERN = r"^[A-Za-z0-9_-]{8,128}$"
 
 
 class ErrorBody(BaseModel):
@@ -98,6 +99,19 @@ class ChatRequest(BaseModel):
     kb: str = Field(pattern=KB_PATTERN)
     message: str = Field(min_length=1, max_length=4000, description="The customer's question.")
     history: list[ChatTurn] = Field(default_factory=list, max_length=20)
+    conversation_id: str | None = Field(
+        None,
+        pattern=CONVERSATION_ID_PATTERN,
+        description="Let the server keep the history: earlier turns of this conversation "
+        "(the latest ones, for a limited time) are used for follow-up questions. Send either "
+        "this or `history`.",
+    )
+
+    @model_validator(mode="after")
+    def _one_history(self) -> ChatRequest:
+        if self.conversation_id is not None and self.history:
+            raise ValueError("send either `conversation_id` (server-kept history) or `history`")
+        return self
 
 
 class CitationOut(BaseModel):
@@ -130,6 +144,7 @@ class ChatResponse(BaseModel):
     handoff_suggested: bool
     degraded: list[str] = Field(description="What did not work and was worked around.")
     timings: dict[str, float]
+    conversation_id: str | None = Field(None, description="Echoed when the request sent one.")
 
     @classmethod
     def from_answer(cls, a: Answer) -> ChatResponse:

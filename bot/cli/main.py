@@ -13,7 +13,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from bot.cli import render
+from bot.cli import kb as kb_commands
+from bot.cli import keys, render
 from bot.errors import SupportbotError
 from bot.generation.protocol import Turn
 from bot.settings import Settings
@@ -203,6 +204,10 @@ def kbs() -> None:
 
     _run(main)
 
+
+
+app.add_typer(keys.app, name="keys")
+app.add_typer(kb_commands.app, name="kb")
 
 if __name__ == "__main__":
     app()

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from bot.answer import Answer, AnswerDelta, AnswerStart
-from bot.api.deps import PipelineDep
+from bot.api.deps import PipelineDep, ServicesDep
 from bot.api.errors import status_for
 from bot.api.schemas import (
     ChatRequest,
@@ -20,6 +20,7 @@ from bot.api.schemas import (
 )
 from bot.errors import SupportbotError
 from bot.generation.protocol import Turn
+from bot.services import Services
 
 router = APIRouter(prefix="/v1", tags=["chat"])
 
@@ -28,15 +29,44 @@ def _history(body: ChatRequest) -> list[Turn]:
     return [Turn(role=t.role, content=t.content) for t in body.history]
 
 
+HISTORY_UNAVAILABLE = "conversation history unavailable (store unreachable); answered without it"
+
+
+async def _load_history(body: ChatRequest, services: Services) -> tuple[list[Turn], list[str]]:
+    """The request's own history, or the stored one for `conversation_id`."""
+    if body.conversation_id is None:
+        return _history(body), []
+    stored = await services.conversations.load(body.kb, body.conversation_id)
+    return (stored, []) if stored is not None else ([], [HISTORY_UNAVAILABLE])
+
+
+async def _remember(body: ChatRequest, services: Services, answer: Answer) -> list[str]:
+    if body.conversation_id is None:
+        return []
+    turns = [Turn("user", body.message), Turn("assistant", answer.text)]
+    if await services.conversations.append(body.kb, body.conversation_id, turns):
+        return []
+    return ["this turn was not saved to the conversation history (store unreachable)"]
+
+
+def _response(answer: Answer, body: ChatRequest, notes: list[str]) -> ChatResponse:
+    response = ChatResponse.from_answer(answer)
+    response.degraded.extend(note for note in notes if note not in response.degraded)
+    response.conversation_id = body.conversation_id
+    return response
+
+
 @router.post(
     "/chat",
     response_model=ChatResponse,
     responses={404: {"model": ErrorResponse}, 503: {"model": ErrorResponse}},
     summary="Answer a question from the knowledge base, with citations",
 )
-async def chat(body: ChatRequest, pipeline: PipelineDep) -> ChatResponse:
-    answer = await pipeline.answer(body.kb, body.message, _history(body))
-    return ChatResponse.from_answer(answer)
+async def chat(body: ChatRequest, pipeline: PipelineDep, services: ServicesDep) -> ChatResponse:
+    history, notes = await _load_history(body, services)
+    answer = await pipeline.answer(body.kb, body.message, history)
+    notes += await _remember(body, services, answer)
+    return _response(answer, body, notes)
 
 
 def _sse(event: str, data: object) -> str:
@@ -55,10 +85,13 @@ def _sse(event: str, data: object) -> str:
         }
     },
 )
-async def chat_stream(body: ChatRequest, pipeline: PipelineDep) -> StreamingResponse:
+async def chat_stream(
+    body: ChatRequest, pipeline: PipelineDep, services: ServicesDep
+) -> StreamingResponse:
     # Validate the KB and run retrieval before the 200 goes out, so that errors such as an
     # unknown KB or a down backend get their proper status instead of an in-stream event.
-    events = pipeline.answer_stream(body.kb, body.message, _history(body))
+    history, notes = await _load_history(body, services)
+    events = pipeline.answer_stream(body.kb, body.message, history)
     first = await anext(events)
 
     async def stream() -> AsyncIterator[str]:
@@ -79,7 +112,8 @@ async def chat_stream(body: ChatRequest, pipeline: PipelineDep) -> StreamingResp
             elif isinstance(event, AnswerDelta):
                 yield _sse("delta", {"text": event.text})
             elif isinstance(event, Answer):
-                yield _sse("done", ChatResponse.from_answer(event).model_dump())
+                notes.extend(await _remember(body, services, event))
+                yield _sse("done", _response(event, body, notes).model_dump())
                 return
             try:
                 event = await anext(events)

@@ -1,0 +1,1 @@
+"""The website chat widget: static assets (widget.js, demo.html) and the feedback store."""
