@@ -23,7 +23,7 @@ install: $(VENV)/.installed ## Create the virtualenv and install supportbot with
 
 run: install ## Install, ingest the sample help center, serve on http://127.0.0.1:8000
 	$(BIN)/supportbot ingest examples/help-center --kb $(KB) --base-url https://help.lumennotes.example/articles
-	@echo "API:  http://127.0.0.1:8000   docs: http://127.0.0.1:8000/docs"
+	@echo "Demo: http://127.0.0.1:8000/  (sample help center with the chat widget)   API docs: http://127.0.0.1:8000/docs"
 	@echo "try:  curl -s localhost:8000/v1/search -H 'content-type: application/json' -d '{\"kb\":\"$(KB)\",\"query\":\"how do I reset my password\"}'"
 	$(BIN)/supportbot serve
 

@@ -132,6 +132,11 @@ class CitationOut(BaseModel):
         )
 
 
+class HandoffOut(BaseModel):
+    reason: str
+    delivered: bool = Field(description="Whether the handoff webhook accepted the transcript.")
+
+
 class ChatResponse(BaseModel):
     answer: str
     mode: Literal["llm", "extractive", "declined"] = Field(
@@ -145,6 +150,9 @@ class ChatResponse(BaseModel):
     degraded: list[str] = Field(description="What did not work and was worked around.")
     timings: dict[str, float]
     conversation_id: str | None = Field(None, description="Echoed when the request sent one.")
+    handoff: HandoffOut | None = Field(
+        None, description="Set when this turn was handed to a person (declined, or asked for)."
+    )
 
     @classmethod
     def from_answer(cls, a: Answer) -> ChatResponse:

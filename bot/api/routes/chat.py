@@ -9,17 +9,19 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from bot.answer import Answer, AnswerDelta, AnswerStart
-from bot.api.deps import PipelineDep, ServicesDep
+from bot.api.deps import ServicesDep
 from bot.api.errors import status_for
 from bot.api.schemas import (
     ChatRequest,
     ChatResponse,
     CitationOut,
     ErrorResponse,
+    HandoffOut,
     SearchResponse,
 )
 from bot.errors import SupportbotError
 from bot.generation.protocol import Turn
+from bot.helpdesk.turns import TurnOutcome
 from bot.services import Services
 
 router = APIRouter(prefix="/v1", tags=["chat"])
@@ -49,10 +51,15 @@ async def _remember(body: ChatRequest, services: Services, answer: Answer) -> li
     return ["this turn was not saved to the conversation history (store unreachable)"]
 
 
-def _response(answer: Answer, body: ChatRequest, notes: list[str]) -> ChatResponse:
-    response = ChatResponse.from_answer(answer)
+def _response(outcome: TurnOutcome, body: ChatRequest, notes: list[str]) -> ChatResponse:
+    response = ChatResponse.from_answer(outcome.answer)
     response.degraded.extend(note for note in notes if note not in response.degraded)
     response.conversation_id = body.conversation_id
+    if outcome.handoff_reason is not None:
+        response.handoff = HandoffOut(
+            reason=str(outcome.handoff_reason),
+            delivered=bool(outcome.handoff and outcome.handoff.delivered),
+        )
     return response
 
 
@@ -62,11 +69,13 @@ def _response(answer: Answer, body: ChatRequest, notes: list[str]) -> ChatRespon
     responses={404: {"model": ErrorResponse}, 503: {"model": ErrorResponse}},
     summary="Answer a question from the knowledge base, with citations",
 )
-async def chat(body: ChatRequest, pipeline: PipelineDep, services: ServicesDep) -> ChatResponse:
+async def chat(body: ChatRequest, services: ServicesDep) -> ChatResponse:
     history, notes = await _load_history(body, services)
-    answer = await pipeline.answer(body.kb, body.message, history)
-    notes += await _remember(body, services, answer)
-    return _response(answer, body, notes)
+    outcome = await services.edge.turns.take(
+        body.kb, body.message, history, conversation_id=body.conversation_id, source="api"
+    )
+    notes += await _remember(body, services, outcome.answer)
+    return _response(outcome, body, notes)
 
 
 def _sse(event: str, data: object) -> str:
@@ -85,13 +94,13 @@ def _sse(event: str, data: object) -> str:
         }
     },
 )
-async def chat_stream(
-    body: ChatRequest, pipeline: PipelineDep, services: ServicesDep
-) -> StreamingResponse:
+async def chat_stream(body: ChatRequest, services: ServicesDep) -> StreamingResponse:
     # Validate the KB and run retrieval before the 200 goes out, so that errors such as an
     # unknown KB or a down backend get their proper status instead of an in-stream event.
     history, notes = await _load_history(body, services)
-    events = pipeline.answer_stream(body.kb, body.message, history)
+    events = services.edge.turns.stream(
+        body.kb, body.message, history, conversation_id=body.conversation_id, source="widget"
+    )
     first = await anext(events)
 
     async def stream() -> AsyncIterator[str]:
@@ -111,8 +120,8 @@ async def chat_stream(
                 )
             elif isinstance(event, AnswerDelta):
                 yield _sse("delta", {"text": event.text})
-            elif isinstance(event, Answer):
-                notes.extend(await _remember(body, services, event))
+            elif isinstance(event, TurnOutcome):
+                notes.extend(await _remember(body, services, event.answer))
                 yield _sse("done", _response(event, body, notes).model_dump())
                 return
             try:
