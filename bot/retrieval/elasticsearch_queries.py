@@ -1,0 +1,106 @@
+"""Request bodies for the two retrievers, and turning responses into `Hit`s.
+
+BM25 takes the same content words as the embedded backend (`fts_query.query_terms`:
+question words and chat filler dropped, at most 32 distinct terms), so both engines
+answer the same question from the same terms; the English analyzer then stems them
+exactly as it stemmed the index. `combined_fields` never parses syntax (unlike
+`query_string`), so no user string can make the query fail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bot.domain import Hit, Vector
+from bot.retrieval.elasticsearch_mapping import chunk_from_source
+
+MAX_RESULT_WINDOW = 10_000
+EXACT_FIELD_SHARE = 0.3
+"""Weight of the unstemmed (standard-analyzed) subfields relative to the stemmed fields:
+enough to prefer an exact word form on ties, too little to outvote the stemmed match."""
+
+
+@dataclass(frozen=True, slots=True)
+class Bm25Boosts:
+    title: float = 3.0
+    headings: float = 2.0
+    body: float = 1.0
+
+    def fields(self, suffix: str = "") -> list[str]:
+        """Boosted field names, scaled so the smallest is 1 (combined_fields needs >= 1)."""
+        weighted = [
+            (n, b)
+            for n, b in (("title", self.title), ("headings", self.headings), ("body", self.body))
+            if b > 0
+        ]
+        if not weighted:
+            raise ValueError("at least one BM25 field boost must be above 0")
+        floor = min(boost for _, boost in weighted)
+        return [f"{name}{suffix}^{boost / floor:g}" for name, boost in weighted]
+
+
+def bm25_body(kb: str, terms: Sequence[str], top_n: int, boosts: Bm25Boosts) -> dict[str, Any]:
+    """BM25F over title, headings and body, as SQLite FTS5 scores weighted columns.
+
+    `combined_fields` scores the fields as one weighted field with one IDF per term.
+    Per-field BM25 (`multi_match`) would not: a sparse field such as headings gets a tiny
+    IDF there, so a heading match would rank below a body match.
+    """
+    text = " ".join(terms)
+    return {
+        "size": min(top_n, MAX_RESULT_WINDOW),
+        "query": {
+            "bool": {
+                "should": [
+                    {"combined_fields": {"query": text, "fields": boosts.fields()}},
+                    {
+                        "combined_fields": {
+                            "query": text,
+                            "fields": boosts.fields(".std"),
+                            "boost": EXACT_FIELD_SHARE,
+                        }
+                    },
+                ],
+                "minimum_should_match": 1,
+                "filter": {"term": {"kb_id": kb}},
+            }
+        },
+    }
+
+
+def knn_body(kb: str, vector: Vector, top_n: int, num_candidates_factor: int) -> dict[str, Any]:
+    """Approximate kNN on the int8 HNSW graph, rescored with the raw float vectors.
+
+    `rescore_vector` (Elasticsearch >= 8.18) re-ranks the oversampled quantised matches by
+    exact cosine, so scores equal the true cosine and ranks the exact order within them.
+    """
+    k = min(top_n, MAX_RESULT_WINDOW)
+    candidates = min(max(k * num_candidates_factor, k, 10), MAX_RESULT_WINDOW)
+    return {
+        "size": k,
+        "knn": {
+            "field": "embedding",
+            "query_vector": [float(x) for x in vector],
+            "k": k,
+            "num_candidates": candidates,
+            "filter": {"term": {"kb_id": kb}},
+            "rescore_vector": {"oversample": 2.0},
+        },
+    }
+
+
+def hits_from_response(response: dict[str, Any], *, cosine: bool) -> list[Hit]:
+    """Elasticsearch scores a cosine match (1 + cos) / 2; report the cosine itself."""
+    hits = []
+    for rank, raw in enumerate(response["hits"]["hits"], start=1):
+        score = float(raw["_score"])
+        hits.append(
+            Hit(chunk_from_source(raw["_source"]), 2.0 * score - 1.0 if cosine else score, rank)
+        )
+    return hits
+
+
+def served_indices(response: dict[str, Any]) -> set[str]:
+    return {raw["_index"] for raw in response["hits"]["hits"]}
