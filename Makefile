@@ -4,6 +4,7 @@ PY      := $(VENV)/bin/python
 BIN     := $(VENV)/bin
 KB      ?= sample
 ES_PORT ?= 9200
+ES_NODES ?= 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
@@ -45,8 +46,8 @@ fmt: install ## Format and fix imports
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-elasticsearch: ## Start a local Elasticsearch node on ES_PORT (default 9200)
-	deploy/elasticsearch/run-local start --port $(ES_PORT)
+elasticsearch: ## Start local Elasticsearch on ES_PORT (9200); ES_NODES=3 for a 3-node cluster
+	deploy/elasticsearch/run-local start --port $(ES_PORT) --nodes $(ES_NODES)
 
 elasticsearch-stop: ## Stop the local Elasticsearch node
 	deploy/elasticsearch/run-local stop --port $(ES_PORT)
