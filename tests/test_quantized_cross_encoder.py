@@ -1,0 +1,138 @@
+"""QuantizedCrossEncoderReranker against plain sentence-transformers on real model weights.
+
+The cross-encoder is the conftest `cross_encoder_path` model: the packaged MiniLM
+encoder with a seeded (untrained) relevance head, since no pretrained cross-encoder
+can be downloaded here. Faithfulness is therefore checked as agreement with the fp32
+forward pass of the same weights, on passages from the Zulip help center.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.stats import spearmanr
+
+from bot.domain import Chunk
+from bot.errors import ConfigurationError
+from bot.precision import resolve_precision
+from bot.rerank.inputs import rerank_text
+from bot.rerank.quantized_cross_encoder import QuantizedCrossEncoderReranker
+from tests.conftest import SHARED_EVAL
+
+pytestmark = pytest.mark.model
+
+ARTICLES = [
+    "change-a-users-role.md",
+    "digest-emails.md",
+    "printing-messages.md",
+    "change-your-timezone.md",
+    "public-access-option.md",
+    "channel-permissions.md",
+    "mute-a-channel.md",
+    "add-a-bot-or-integration.md",
+    "archive-a-channel.md",
+    "analytics.md",
+]
+QUERIES = [
+    "how do i make my colleague an admin",
+    "is there a weekly summary email for people who rarely log in",
+    "message times are wrong after I flew to Berlin",
+]
+
+
+def help_center_chunks() -> list[Chunk]:
+    """The first ~160 words of ten Zulip articles, macros and includes stripped."""
+    chunks = []
+    for ordinal, name in enumerate(ARTICLES):
+        text = (SHARED_EVAL / "zulip-help" / name).read_text(encoding="utf-8")
+        title = text.splitlines()[0].lstrip("# ")
+        body = re.sub(r"\{[^{}]*\}|^#.*$", " ", text, flags=re.MULTILINE)
+        chunks.append(
+            Chunk("zulip", name, ordinal, title, (), " ".join(body.split()[:160]), None, "d")
+        )
+    return chunks
+
+
+@pytest.fixture(scope="module")
+def chunks() -> list[Chunk]:
+    return help_center_chunks()
+
+
+@pytest.fixture(scope="module")
+def plain_scores(cross_encoder_path: Path, chunks: list[Chunk]) -> dict[str, np.ndarray]:
+    """What plain `CrossEncoder.predict` (fp32) gives for the same input text."""
+    from sentence_transformers import CrossEncoder
+
+    model = CrossEncoder(str(cross_encoder_path), max_length=256, device="cpu")
+    return {
+        query: model.predict([(query, rerank_text(c)) for c in chunks], show_progress_bar=False)
+        for query in QUERIES
+    }
+
+
+def test_fp32_reproduces_plain_sentence_transformers(
+    cross_encoder_path: Path, chunks: list[Chunk], plain_scores: dict[str, np.ndarray]
+) -> None:
+    reranker = QuantizedCrossEncoderReranker(str(cross_encoder_path), precision="fp32")
+    assert reranker.name == f"cross-encoder:{cross_encoder_path}:256"  # shares plain's cache
+    for query in QUERIES:
+        assert reranker.score(query, chunks) == pytest.approx(plain_scores[query], abs=1e-5)
+
+
+def test_bf16_scores_stay_faithful(
+    cross_encoder_path: Path, chunks: list[Chunk], plain_scores: dict[str, np.ndarray]
+) -> None:
+    reranker = QuantizedCrossEncoderReranker(str(cross_encoder_path), precision="bf16")
+    assert reranker.name.endswith(":256:bf16")
+    ours = np.concatenate([reranker.score(query, chunks) for query in QUERIES])
+    reference = np.concatenate([plain_scores[query] for query in QUERIES])
+    assert len(ours) == 30
+    assert spearmanr(reference, ours).statistic >= 0.98
+    assert len(set(ours.tolist())) == len(ours)  # fp32 head: no bf16 ties
+
+
+def test_batching_and_padding_do_not_change_scores(
+    cross_encoder_path: Path, chunks: list[Chunk]
+) -> None:
+    one_batch = QuantizedCrossEncoderReranker(str(cross_encoder_path), precision="fp32")
+    many_batches = QuantizedCrossEncoderReranker(
+        str(cross_encoder_path), precision="fp32", batch_size=2, max_batch_tokens=300
+    )
+    query = QUERIES[0]
+    mixed = [*chunks[:5], chunks[0]]  # a duplicate keeps its own position
+    assert many_batches.score(query, mixed) == pytest.approx(
+        one_batch.score(query, mixed), abs=1e-5
+    )
+    assert one_batch.score(query, []) == []
+
+
+def test_int8_runs_and_tracks_fp32_loosely(
+    cross_encoder_path: Path, chunks: list[Chunk], plain_scores: dict[str, np.ndarray]
+) -> None:
+    """int8 is opt-in: with this untrained head its scores drift (see benchmarks/README.md)."""
+    reranker = QuantizedCrossEncoderReranker(str(cross_encoder_path), precision="int8")
+    ours = reranker.score(QUERIES[0], chunks)
+    assert np.all(np.isfinite(ours))
+    assert spearmanr(plain_scores[QUERIES[0]], ours).statistic > 0.5
+
+
+def test_bad_configuration_is_refused_with_a_reason(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="max_length"):
+        QuantizedCrossEncoderReranker("x", max_length=4)
+    with pytest.raises(ConfigurationError, match="precision"):
+        QuantizedCrossEncoderReranker("x", precision="fp8")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="CPU only"):
+        QuantizedCrossEncoderReranker("x", precision="int8", device="cuda")
+    missing = QuantizedCrossEncoderReranker(str(tmp_path / "no-such-model"))
+    with pytest.raises(ConfigurationError, match="SUPPORTBOT_RERANKER_MODEL"):
+        missing.warm_up()
+
+
+def test_auto_precision_follows_the_cpu() -> None:
+    from bot.precision import cpu_has_native_bf16
+
+    assert resolve_precision("auto", "cpu") == ("bf16" if cpu_has_native_bf16() else "fp32")
+    assert resolve_precision("auto", "cuda") == "fp32"
