@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
@@ -17,6 +17,7 @@ from bot.cache.conversations import ConversationStore
 from bot.cache.protocol import ScoreCache
 from bot.cache.rate_limit import InMemoryRateLimiter, RateLimiter
 from bot.cache.redis_guard import RedisGuard
+from bot.embedding.quantized import ReducedPrecisionEmbedder
 from bot.embedding.sentence_transformer import SentenceTransformerEmbedder
 from bot.errors import ConfigurationError
 from bot.generation.extractive import ExtractiveGenerator
@@ -30,6 +31,7 @@ from bot.jobs.work import JobContext, run_job
 from bot.pipeline import PipelineParams, SupportPipeline
 from bot.rerank.protocol import Reranker, TokenVectorSink
 from bot.rerank.circuit_breaker import CircuitBreaker
+from bot.rerank.model_source import unreachable_reason
 from bot.rerank.stage import RerankStage
 from bot.retrieval.hybrid import HybridRetriever, RetrievalParams
 from bot.retrieval.protocol import SearchBackend
@@ -228,6 +230,8 @@ class RerankerChoice:
     state: ComponentState
     token_sink: TokenVectorSink | None = None
     """Set when the reranker wants token vectors stored at ingestion time."""
+    kind: str = "none"
+    """The kind in use after any fallback; picks the calibrated no-answer threshold."""
 
 
 def _late_interaction(
@@ -238,7 +242,9 @@ def _late_interaction(
 
     store = SqliteTokenVectorStore(settings.data_dir / "token_vectors.sqlite")
     reranker = LateInteractionReranker(embedder, store)
-    return RerankerChoice(reranker, state or ComponentState(reranker.name), store)
+    return RerankerChoice(
+        reranker, state or ComponentState(reranker.name), store, kind="late-interaction"
+    )
 
 
 def build_reranker(
@@ -263,13 +269,18 @@ def build_reranker(
             timeout_s=settings.reranker_timeout_s,
         )
     else:
-        from bot.rerank.cross_encoder import CrossEncoderReranker
+        from bot.rerank.quantized_cross_encoder import QuantizedCrossEncoderReranker
 
-        reranker = CrossEncoderReranker(
-            settings.reranker_model, max_length=settings.reranker_max_length
+        reranker = QuantizedCrossEncoderReranker(
+            settings.reranker_model,
+            max_length=settings.reranker_max_length,
+            precision=settings.reranker_precision,
         )
         if warm:
             try:
+                reason = unreachable_reason(settings.reranker_model)
+                if reason:
+                    raise ConfigurationError(f"model {settings.reranker_model!r}: {reason}")
                 reranker.warm_up()
             except ConfigurationError as exc:
                 log.warning(
@@ -290,7 +301,7 @@ def build_reranker(
                 )
     if warm:
         reranker.warm_up()
-    return RerankerChoice(reranker, ComponentState(reranker.name))
+    return RerankerChoice(reranker, ComponentState(reranker.name), kind=kind)
 
 
 def build_generator(settings: Settings, *, warm: bool = True) -> tuple[Generator, ComponentState]:
@@ -354,8 +365,10 @@ def build_edge(
 def build_services(settings: Settings, *, warm: bool = True) -> Services:
     """Wire every component from settings. `warm` loads model weights now (seconds)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    embedder = SentenceTransformerEmbedder(
-        settings.embedding_model, batch_size=settings.embedding_batch_size
+    embedder = ReducedPrecisionEmbedder(
+        settings.embedding_model,
+        batch_size=settings.embedding_batch_size,
+        precision=settings.embedding_precision,
     )
     if warm:
         embedder.warm_up()
@@ -381,7 +394,10 @@ def build_services(settings: Settings, *, warm: bool = True) -> Services:
         rerank_stage,
         generator,
         ExtractiveGenerator(as_fallback=True),
-        PipelineParams.from_settings(settings),
+        replace(
+            PipelineParams.from_settings(settings),
+            answerable_threshold=settings.answerable_threshold_for(choice.kind),
+        ),
     )
     ingestor = Ingestor(
         backend,

@@ -6,6 +6,7 @@ what was already written (the next incremental run skips it).
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,9 +20,12 @@ from bot.domain import (
     WriteReport,
 )
 from bot.embedding.protocol import Embedder
+from bot.errors import SupportbotError
 from bot.rerank.protocol import TokenVectorSink
 from ingestion.embedding_text import text_for_embedding
 from ingestion.report import EMBEDDING, INDEXING, IngestProgress, ProgressCallback
+
+log = logging.getLogger(__name__)
 
 WriteDocuments = Callable[[Sequence[DocumentChunks]], Awaitable[WriteReport]]
 
@@ -78,7 +82,12 @@ class EmbedWriter:
             vectors, tokens = await asyncio.to_thread(
                 self._embedder.embed_documents_with_tokens, texts
             )
-            await asyncio.to_thread(self._token_sink.store, chunks, tokens)
+            try:
+                await asyncio.to_thread(self._token_sink.store, chunks, tokens)
+            except SupportbotError as exc:
+                # Token vectors are an optimisation: the late-interaction reranker recomputes
+                # missing ones, so a store failure must not fail the documents themselves.
+                log.warning("could not store token vectors for %s chunks: %s", len(chunks), exc)
         outcome.embed_seconds += time.perf_counter() - started
         return list(vectors)
 

@@ -116,7 +116,9 @@ def test_store_refuses_unbound_or_rebound_use(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="own store file"):
         store.bind("another-model")
     with pytest.raises(ValueError, match="2 chunks but 1"):
-        store.store([make_chunk("a"), make_chunk("b", ordinal=1)], [np.ones((2, 384), dtype=np.float32)])
+        store.store(
+            [make_chunk("a"), make_chunk("b", ordinal=1)], [np.ones((2, 384), dtype=np.float32)]
+        )
 
 
 def test_is_content_token() -> None:
