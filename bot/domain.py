@@ -65,6 +65,9 @@ class Chunk:
     text: str
     url: str | None
     doc_hash: str
+    context: str = field(default="", compare=False)
+    """The article's gist, embedded with the chunk (see `ingestion.summary`). Set at
+    ingestion only: search backends do not store it and `content_hash` leaves it out."""
 
     @property
     def chunk_id(self) -> str:
@@ -72,7 +75,7 @@ class Chunk:
 
     @property
     def heading_label(self) -> str:
-        """"Article › Section › Subsection", shown to users and searched."""
+        """ "Article › Section › Subsection", shown to users and searched."""
         return HEADING_SEPARATOR.join((self.title, *self.heading_path))
 
     @property

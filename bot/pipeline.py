@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from bot.answer import Answer, AnswerDelta, AnswerEvent, AnswerStart, SearchOutcome
 from bot.domain import Candidate
 from bot.errors import GenerationError, InvalidRequest, KnowledgeBaseNotFound
-from bot.generation.citations import citations_for, cited_numbers
+from bot.generation.citations import Citation, citations_for, cited_numbers
 from bot.generation.protocol import Generator, Turn
 from bot.rerank.stage import RerankStage
 from bot.retrieval.hybrid import HybridRetriever, RetrievalMode
@@ -98,7 +98,10 @@ class SupportPipeline:
             outcome = await self._rerank.rerank(query, ranked)
             ranked, reranked, reason = outcome.candidates, outcome.reranked, outcome.reason
             timings.update(
-                {("rerank" if k == "total" else f"rerank_{k}"): v for k, v in outcome.timings_ms.items()}
+                {
+                    ("rerank" if k == "total" else f"rerank_{k}"): v
+                    for k, v in outcome.timings_ms.items()
+                }
             )
         results = ranked[:top_k]
         return SearchOutcome(
@@ -172,7 +175,7 @@ class SupportPipeline:
         self,
         text: str,
         mode: str,
-        citations: list,  # type: ignore[type-arg]
+        citations: list[Citation],
         search: SearchOutcome,
         degraded: list[str],
         started: float,

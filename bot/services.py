@@ -29,9 +29,9 @@ from bot.helpdesk.zendesk_flow import ZendeskResponder
 from bot.jobs.protocol import JobRunner
 from bot.jobs.work import JobContext, run_job
 from bot.pipeline import PipelineParams, SupportPipeline
-from bot.rerank.protocol import Reranker, TokenVectorSink
 from bot.rerank.circuit_breaker import CircuitBreaker
 from bot.rerank.model_source import unreachable_reason
+from bot.rerank.protocol import Reranker, TokenVectorSink
 from bot.rerank.stage import RerankStage
 from bot.retrieval.hybrid import HybridRetriever, RetrievalParams
 from bot.retrieval.protocol import SearchBackend
@@ -56,7 +56,7 @@ class ComponentState:
 
 @dataclass
 class EdgeServices:
-    """Keys, limits and helpdesk plumbing at the API edge (bot/security, bot/helpdesk, bot/widget)."""
+    """Keys, limits and helpdesk plumbing at the API edge (security, helpdesk, widget)."""
 
     keystore: KeyStore
     rate_limiter: RateLimiter

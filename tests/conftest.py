@@ -14,8 +14,8 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from bot.embedding.sentence_transformer import SentenceTransformerEmbedder  # noqa: E402
-from bot.settings import Settings  # noqa: E402
+from bot.embedding.sentence_transformer import SentenceTransformerEmbedder
+from bot.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_EVAL = REPO_ROOT.parent / "shared" / "eval"

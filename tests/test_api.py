@@ -95,7 +95,9 @@ def test_single_retriever_modes_carry_only_their_rank(client: httpx.Client) -> N
     ).json()
     assert bm25["reranked"] is False and bm25["rerank_reason"] == "disabled by request"
     assert all(r["dense_rank"] is None and r["bm25_rank"] for r in bm25["results"])
-    assert [r["bm25_rank"] for r in bm25["results"]] == sorted(r["bm25_rank"] for r in bm25["results"])
+    assert [r["bm25_rank"] for r in bm25["results"]] == sorted(
+        r["bm25_rank"] for r in bm25["results"]
+    )
     dense = client.post(
         "/v1/search", json={"kb": KB, "query": "invoice", "mode": "dense", "top_k": 10}
     ).json()

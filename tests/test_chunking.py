@@ -199,10 +199,17 @@ def test_section_that_fits_max_stays_whole(token_counter: SentenceTransformerEmb
     assert chunk.text == text
 
 
-def test_text_for_embedding_puts_the_heading_label_first(chunker: Chunker) -> None:
-    chunk = next(c for c in chunker.chunk(MIXED, "acme") if c.heading_path == ("Reference", "Code"))
-    assert chunk.heading_label == "Guide › Reference › Code"
-    assert text_for_embedding(chunk) == f"Guide › Reference › Code\n\n{chunk.text}"
+def test_text_for_embedding_puts_the_title_then_the_articles_gist_first(
+    chunker: Chunker,
+) -> None:
+    chunks = chunker.chunk(MIXED, "acme")
+    code = next(c for c in chunks if c.heading_path == ("Reference", "Code"))
+    gist = "Step 0 of the intro guide explains how option 0 changes what members see."
+    assert code.heading_label == "Guide › Reference › Code"
+    assert text_for_embedding(code) == f"Guide\n{gist}\n\n{code.text}"
+    lede = chunks[0]  # holds the gist itself: not repeated
+    assert lede.context == ""
+    assert text_for_embedding(lede) == f"Guide\n\n{lede.text}"
 
 
 def test_settings_drive_sizes_and_bad_sizes_are_refused(

@@ -114,5 +114,5 @@ def __getattr__(name: str) -> SupportbotCelery:
     if name != "app":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     if _cli_app is None:
-        _cli_app = make_celery(Settings())  # type: ignore[call-arg]
+        _cli_app = make_celery(Settings())
     return _cli_app

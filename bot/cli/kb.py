@@ -46,7 +46,7 @@ def _run(work: Callable[[Services, KnowledgeBaseAdmin], Awaitable[T]]) -> T:
         from bot.kb_admin import KnowledgeBaseAdmin
         from bot.services import build_services
 
-        services = build_services(Settings(), warm=False)  # type: ignore[call-arg]
+        services = build_services(Settings(), warm=False)
         try:
             return await work(services, KnowledgeBaseAdmin(services))
         finally:

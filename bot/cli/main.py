@@ -5,19 +5,31 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from bot.cli import kb as kb_commands
 from bot.cli import keys, render
 from bot.errors import SupportbotError
 from bot.generation.protocol import Turn
 from bot.settings import Settings
+from ingestion.report import IngestProgress
+
+if TYPE_CHECKING:
+    from bot.retrieval.hybrid import RetrievalMode
+    from bot.services import Services
 
 app = typer.Typer(
     help="supportbot: answer customers from your help center, with citations.",
@@ -31,7 +43,7 @@ T = TypeVar("T")
 KbOption = Annotated[str, typer.Option("--kb", help="Knowledge base name (e.g. acme).")]
 
 
-def _run(make: Callable[[Settings], Awaitable[T]]) -> T:
+def _run(make: Callable[[Settings], Coroutine[Any, Any, T]]) -> T:
     """Build settings, run the coroutine, and turn our errors into a clean exit."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -42,7 +54,7 @@ def _run(make: Callable[[Settings], Awaitable[T]]) -> T:
         raise typer.Exit(2) from exc
 
 
-def _services(settings: Settings):  # type: ignore[no-untyped-def]
+def _services(settings: Settings) -> Services:
     from bot.services import build_services
 
     with console.status("Loading models…", spinner="dots"):
@@ -72,9 +84,9 @@ def ingest(
                 TimeElapsedColumn(),
                 console=console,
             ) as bar:
-                tasks: dict[str, int] = {}
+                tasks: dict[str, TaskID] = {}
 
-                def on_progress(p) -> None:  # type: ignore[no-untyped-def]
+                def on_progress(p: IngestProgress) -> None:
                     if p.phase not in tasks:
                         tasks[p.phase] = bar.add_task(p.phase, total=p.total or None)
                     bar.update(tasks[p.phase], completed=p.done, total=p.total or None)
@@ -104,7 +116,11 @@ def search(
         services = _services(settings)
         try:
             outcome = await services.pipeline.search(
-                kb, query, mode=mode, rerank=rerank, top_k=top_k  # type: ignore[arg-type]
+                kb,
+                query,
+                mode=cast("RetrievalMode", mode),
+                rerank=rerank,
+                top_k=top_k,
             )
             render.search_results(console, outcome)
         finally:
@@ -150,7 +166,10 @@ def serve(
     settings = Settings()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     uvicorn.run(
-        create_app(settings), host=host or settings.host, port=port or settings.port, log_level="info"
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level="info",
     )
 
 
@@ -203,7 +222,6 @@ def kbs() -> None:
             await backend.close()
 
     _run(main)
-
 
 
 app.add_typer(keys.app, name="keys")

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -59,7 +59,7 @@ class SentenceTransformerEmbedder:
 
                 try:
                     self._model = SentenceTransformer(self._path, device=self._device)
-                except Exception as exc:  # noqa: BLE001 - any load failure is a config problem
+                except Exception as exc:
                     raise ConfigurationError(
                         f"cannot load embedding model {self.model_id!r}: {exc}. "
                         "Set SUPPORTBOT_EMBEDDING_MODEL to a local path or reachable hub id."
@@ -78,8 +78,9 @@ class SentenceTransformerEmbedder:
     def dimension(self) -> int:
         model = self._load()
         # sentence-transformers renamed this in v5; support both.
-        getter = getattr(model, "get_embedding_dimension", None) or getattr(
-            model, "get_sentence_embedding_dimension"
+        getter = (
+            getattr(model, "get_embedding_dimension", None)
+            or model.get_sentence_embedding_dimension
         )
         dim = getter()
         if dim is None:
@@ -88,7 +89,8 @@ class SentenceTransformerEmbedder:
 
     @property
     def max_seq_length(self) -> int:
-        return int(self._load().max_seq_length)
+        length = self._load().max_seq_length
+        return int(length) if length is not None else 256
 
     def index_info(self) -> IndexInfo:
         return IndexInfo(
@@ -113,7 +115,7 @@ class SentenceTransformerEmbedder:
     def embed_documents_with_tokens(self, texts: Sequence[str]) -> tuple[Vector, list[Vector]]:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32), []
-        outputs = self._load().encode(
+        outputs: list[dict[str, Any]] = self._load().encode(  # type: ignore[assignment]
             list(texts),
             batch_size=self._batch_size,
             output_value=None,
