@@ -5,6 +5,7 @@ section, units (sentences or lines, see `units`) are packed greedily up to the t
 size; a short chunk may grow to `max_tokens` rather than leave a fragment behind. Each
 chunk after the first repeats the previous chunk's last whole units (about `overlap`
 of the target) so a fact cut by a boundary is still findable with its context.
+Every chunk also carries the article's gist (`ingestion.summary`) for embedding.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from bot.domain import Chunk, ParsedDocument, Section
 from bot.embedding.protocol import TokenCounter
 from bot.errors import ConfigurationError
 from bot.settings import Settings
+from ingestion.summary import context_for, document_summary
 from ingestion.units import Unit, UnitSplitter, render_units
 
 
@@ -52,6 +54,7 @@ class Chunker:
             for text in self.split_section(section)
         ]
         doc_hash = doc.doc_hash
+        summary = document_summary(doc)
         return [
             Chunk(
                 kb=kb,
@@ -62,6 +65,7 @@ class Chunker:
                 text=text,
                 url=doc.url,
                 doc_hash=doc_hash,
+                context=context_for(text, summary),
             )
             for ordinal, (path, text) in enumerate(texts)
         ]

@@ -1,4 +1,14 @@
-"""The exact text a chunk is embedded (and reranked) as: where it sits, then what it says."""
+"""The exact text a chunk is embedded (and late-interaction reranked) as.
+
+The article title, then the article's gist (`Chunk.context`, absent on the chunk that
+holds the lede), then the chunk: what the article is about, then what this part says.
+Section headings are left out here (BM25 still searches them, rerankers reading text
+still see them): in help centers they are often generic ("Desktop/Web", "Examples") or
+repeat the title. Measured, document-level nDCG@10 of the late-interaction rerank on the
+Zulip dev questions / the sample help center: label only 0.831 / 0.963, title only
+0.846 / 0.982, label + gist 0.849 / 0.957, title + gist 0.882 / 0.928 (dense alone
+0.743 / 0.931 → 0.775 / 0.951).
+"""
 
 from __future__ import annotations
 
@@ -6,5 +16,7 @@ from bot.domain import Chunk
 
 
 def text_for_embedding(chunk: Chunk) -> str:
-    """`"Article › Section › Subsection\\n\\n<chunk text>"`; rerankers must use the same."""
-    return f"{chunk.heading_label}\n\n{chunk.text}"
+    """`"<title>\\n<gist>\\n\\n<chunk text>"`; token-vector rerankers use the same."""
+    if chunk.context:
+        return f"{chunk.title}\n{chunk.context}\n\n{chunk.text}"
+    return f"{chunk.title}\n\n{chunk.text}"
