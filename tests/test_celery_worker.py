@@ -25,7 +25,9 @@ from tests.redis_fixtures import RedisServer
 pytestmark = [pytest.mark.celery, pytest.mark.redis, pytest.mark.model]
 
 KB = "acme"
-DOCUMENTS = 30
+DOCUMENTS = 120
+"""Enough one-chunk articles that a rebuild spends seconds embedding, for the kill and cancel
+tests to act in the middle of it."""
 VISIBILITY_TIMEOUT_S = 20
 """Longer than any job here takes, or the broker would redeliver tasks still running."""
 
@@ -42,6 +44,9 @@ class Deployment:
             "SUPPORTBOT_CELERY_BROKER_URL": redis.url,
             "SUPPORTBOT_RERANKER": "none",
             "SUPPORTBOT_EMBEDDING_BATCH_SIZE": "4",
+            # The kill and cancel tests act on a rebuild while it embeds; fp32 keeps that
+            # phase a few seconds long even where the CPU's bf16 would finish it at once.
+            "SUPPORTBOT_EMBEDDING_PRECISION": "fp32",
             "SUPPORTBOT_CELERY_VISIBILITY_TIMEOUT_S": str(VISIBILITY_TIMEOUT_S),
             "SUPPORTBOT_RESYNC_INTERVAL_S": "0",
             "SUPPORTBOT_SOURCES_ROOT": str(self.sources),
@@ -127,6 +132,7 @@ def test_reindex_through_the_api_reports_progress_and_swaps_at_the_end(
         "failed",
         "cancelled",
     ):
+        assert time.monotonic() - started < 300, f"re-index did not finish: {job}"
         seen.append(job)
         if job["state"] == "running" and job["progress"]:
             served_old_while_running |= hits(client, "zebracorn") == []
@@ -222,9 +228,11 @@ def test_cancelling_a_running_reindex_keeps_the_old_index(
     deployment.ensure_worker()
     write_corpus(deployment.sources / KB, DOCUMENTS, marker="wombatling")
     job_id = client.post(f"/admin/kbs/{KB}/reindex", headers=AUTH).json()["job"]["id"]
+    deadline = time.monotonic() + 120
     while (client.get(f"/admin/jobs/{job_id}", headers=AUTH).json()["progress"] or {}).get(
         "phase"
     ) != "embedding":
+        assert time.monotonic() < deadline, "the re-index never reported its embedding phase"
         time.sleep(0.02)
     assert client.post(f"/admin/jobs/{job_id}/cancel", headers=AUTH).status_code == 202
     done = wait_job(client, job_id, timeout_s=60)
