@@ -255,7 +255,7 @@ def test_generic_answers_synchronously_with_citations(client: httpx.Client) -> N
     body = response.json()
     assert body["conversation_id"] == "c-1" and body["mode"] == "extractive"
     assert body["citations"] and body["cited"] and body["handoff"] is None
-    assert any("export" in c["source_id"] for c in body["citations"])
+    assert any("export" in c["source_id"] for c in body["citations"]), body
 
 
 def test_generic_answers_by_signed_callback(client: httpx.Client, stub: HelpdeskStubServer) -> None:
