@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,47 +10,29 @@ import httpx
 import pytest
 
 from bot.api.app import create_app
-from bot.services import build_services
 from bot.settings import Settings
-from tests.conftest import REPO_ROOT, SAMPLE_HELP_CENTER
+from tests.conftest import REPO_ROOT
 from tests.live_server import serve
+from tests.sample_kb import SAMPLE_KB, copy_sample, sample_settings
 
-KB = "sample"
+KB = SAMPLE_KB
 QUESTIONS = REPO_ROOT / "examples" / "help-center-questions.jsonl"
 
 
-def sample_settings(data_dir: Path, **overrides: object) -> Settings:
-    values: dict[str, object] = {
-        "data_dir": data_dir,
-        "reranker": "late-interaction",
-        # These tests make many requests from one address; limits have tests of their own.
-        "rate_limit_per_minute": 100_000.0,
-        "rate_limit_burst": 10_000,
-    }
-    values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]
-
-
 @pytest.fixture(scope="module")
-def sample_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The sample help center ingested once into an embedded index."""
-    data_dir = tmp_path_factory.mktemp("api-data")
-    services = build_services(sample_settings(data_dir))
+def sample_data_dir(sample_kb_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This module's copy of the sample help center, ingested once per session."""
+    return copy_sample(sample_kb_dir, tmp_path_factory.mktemp("api-data"))
 
-    async def ingest() -> None:
-        try:
-            report = await services.ingestor.ingest(KB, SAMPLE_HELP_CENTER)
-            assert not report.failed, report.failed
-        finally:
-            await services.aclose()
 
-    asyncio.run(ingest())
-    return data_dir
+def api_settings(data_dir: Path) -> Settings:
+    # These tests make many requests from one address; limits have tests of their own.
+    return sample_settings(data_dir, rate_limit_per_minute=100_000.0, rate_limit_burst=10_000)
 
 
 @pytest.fixture(scope="module")
 def base_url(sample_data_dir: Path) -> Iterator[str]:
-    with serve(create_app(sample_settings(sample_data_dir))) as url:
+    with serve(create_app(api_settings(sample_data_dir))) as url:
         yield url
 
 
