@@ -405,6 +405,7 @@ def build_services(settings: Settings, *, warm: bool = True) -> Services:
         Chunker.from_settings(settings, embedder),
         batch_size=settings.embedding_batch_size,
         token_sink=choice.token_sink,
+        ignore=settings.ingest_ignore,
     )
     sources = SourceRegistry(settings.data_dir / "sources.sqlite")
     jobs = build_job_runner(settings, JobContext(backend, ingestor, sources))

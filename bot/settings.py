@@ -88,6 +88,11 @@ class Settings(BaseSettings):
     chunk_target_tokens: int = Field(200, description="Target chunk size in model tokens.")
     chunk_max_tokens: int = Field(240, description="Hard upper bound per chunk.")
     chunk_overlap: float = Field(0.15, ge=0.0, lt=0.5, description="Fraction of overlap.")
+    ingest_ignore: list[str] = Field(
+        default_factory=list,
+        description="JSON list of gitignore-style patterns of files that are not articles, "
+        'for every source (e.g. ["SOURCE.md"]); a source\'s .supportbotignore adds to it.',
+    )
 
     # --- retrieval ------------------------------------------------------------
     candidates: int = Field(50, description="Chunks fused and passed to the reranker.")

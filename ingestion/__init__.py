@@ -2,6 +2,7 @@
 
     sources          folder or .zip (validated, read without extracting) → SourceTree
     collect          every article of a tree → ParsedDocument, or a reason it failed
+      ignore         gitignore-style patterns of files that are not articles
       parsing        one file → ParsedDocument (by extension), URL/title rules in `urls`
         markdown_parser   front_matter → includes → template_markup (+ zulip_markup)
                           → admonitions → markdown-it → markdown_render → sections

@@ -2,6 +2,8 @@
 
 Files under the root's `include/` folder, and any file another document pulls in with
 `{!file.md!}`, are fragments: they are expanded where used and never indexed alone.
+Files matching the ignore rules (`ingestion.ignore`) are not articles either, but stay
+readable, so an article can still include one.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field
 from bot.domain import ParsedDocument
 from bot.errors import IngestionError
 from ingestion.decoding import decode_text
+from ingestion.ignore import IgnoreRules
 from ingestion.includes import INCLUDE_FOLDER, IncludeExpander
 from ingestion.parsing import MARKDOWN, DocumentParser, document_kind
 from ingestion.sources import SourceTree
@@ -26,19 +29,37 @@ class Collection:
     failed: dict[str, str] = field(default_factory=dict)
     fragments: set[str] = field(default_factory=set)
     """Include-only files: expanded into articles, not indexed themselves."""
+    ignored: list[str] = field(default_factory=list)
+    """Documents left out by an ignore pattern (fragments not counted: never articles)."""
 
 
-def include_fragments(tree: SourceTree, includes: IncludeExpander, paths: list[str]) -> set[str]:
-    """Paths under `include/` plus every path named by an include directive anywhere."""
+def include_fragments(
+    tree: SourceTree,
+    includes: IncludeExpander,
+    paths: list[str],
+    ignored: frozenset[str] = frozenset(),
+) -> set[str]:
+    """Paths under `include/` plus every path an include directive names.
+
+    Directives count in articles and fragments, and in what those pull in, but not in an
+    ignored file that nothing includes: ignoring a draft must not hide the articles it
+    happens to include.
+    """
     fragments = {path for path in paths if path.startswith(f"{INCLUDE_FOLDER}/")}
-    for path in paths:
-        if document_kind(path) != MARKDOWN:
+    pending = [path for path in paths if path not in ignored or path in fragments]
+    scanned: set[str] = set()
+    while pending:
+        path = pending.pop()
+        if path in scanned or document_kind(path) != MARKDOWN:
             continue
+        scanned.add(path)
         try:
             text = decode_text(tree.read_bytes(path), allow_empty=True)
         except (IngestionError, OSError):
             continue  # reported when the file itself is parsed
-        fragments |= includes.referenced_paths(text, path)
+        found = includes.referenced_paths(text, path)
+        fragments |= found
+        pending.extend(found)
     return fragments
 
 
@@ -47,12 +68,18 @@ def collect_documents(
     parser: DocumentParser,
     *,
     base_url: str | None = None,
+    ignore: IgnoreRules | None = None,
     on_parsed: Callable[[int, int, str], None] | None = None,
 ) -> Collection:
     paths = [path for path in tree.paths() if document_kind(path) is not None]
+    ignored = frozenset(path for path in paths if ignore and ignore.ignored(path))
     includes = IncludeExpander(tree)
-    collection = Collection(fragments=include_fragments(tree, includes, paths))
-    articles = [path for path in paths if path not in collection.fragments]
+    collection = Collection(fragments=include_fragments(tree, includes, paths, ignored))
+    collection.ignored = sorted(ignored - collection.fragments)
+    if collection.ignored:
+        logger.info("ignoring %d documents matching ignore patterns", len(collection.ignored))
+    not_articles = collection.fragments | ignored
+    articles = [path for path in paths if path not in not_articles]
     for done, path in enumerate(articles, start=1):
         try:
             collection.documents.append(parser.parse(tree, path, includes, base_url))

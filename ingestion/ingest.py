@@ -3,7 +3,8 @@
 `ingest` is incremental (documents whose content hash is unchanged are skipped, edited
 ones are replaced, removed ones deleted); `rebuild` re-indexes everything into a fresh
 index that only replaces the served one when complete. Either way a document that
-cannot be parsed is reported and its previously indexed version is kept.
+cannot be parsed is reported and its previously indexed version is kept, while one that
+matches an ignore pattern is removed like a deleted one: the admin said it is no article.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from bot.retrieval.protocol import IndexBuild, SearchBackend
 from ingestion.chunking import Chunker
 from ingestion.collect import Collection, collect_documents
 from ingestion.embed_writer import EmbedWriter, WriteDocuments
+from ingestion.ignore import source_rules
 from ingestion.parsing import DocumentParser
 from ingestion.report import (
     CHUNKING,
@@ -46,13 +48,17 @@ class Ingestor:
         batch_size: int = 64,
         token_sink: TokenVectorSink | None = None,
         parser: DocumentParser | None = None,
+        ignore: Sequence[str] = (),
     ) -> None:
+        """`ignore`: patterns for every source (settings); each source's `.supportbotignore`
+        and each run's `ignore` come after them, so they can re-include with `!`."""
         self._backend = backend
         self._embedder = embedder
         self._chunker = chunker
         self._batch_size = batch_size
         self._token_sink = token_sink
         self._parser = parser or DocumentParser()
+        self._ignore = tuple(ignore)
 
     async def ingest(
         self,
@@ -61,10 +67,11 @@ class Ingestor:
         *,
         base_url: str | None = None,
         progress: ProgressCallback | None = None,
+        ignore: Sequence[str] = (),
     ) -> IngestReport:
         started = time.perf_counter()
         # Parse first: a wrong path fails before the KB is created.
-        collection = await self._collect(source, base_url, progress)
+        collection = await self._collect(source, base_url, progress, ignore)
         info: IndexInfo = await asyncio.to_thread(self._embedder.index_info)
         await self._backend.ensure_kb(kb, info)
         existing = await self._backend.document_hashes(kb)
@@ -91,9 +98,10 @@ class Ingestor:
         *,
         base_url: str | None = None,
         progress: ProgressCallback | None = None,
+        ignore: Sequence[str] = (),
     ) -> IngestReport:
         started = time.perf_counter()
-        collection = await self._collect(source, base_url, progress)
+        collection = await self._collect(source, base_url, progress, ignore)
         info: IndexInfo = await asyncio.to_thread(self._embedder.index_info)
         try:
             existing = await self._backend.document_hashes(kb)
@@ -111,6 +119,7 @@ class Ingestor:
         if not collection.documents:
             raise IngestionError(
                 f"rebuild of {kb!r} not started: no document in {source} could be ingested"
+                + _ignored_note(collection)
             )
         report = _classify(kb, collection, existing)
         present = _present(collection)
@@ -134,7 +143,11 @@ class Ingestor:
         return report
 
     async def _collect(
-        self, source: Path, base_url: str | None, progress: ProgressCallback | None
+        self,
+        source: Path,
+        base_url: str | None,
+        progress: ProgressCallback | None,
+        ignore: Sequence[str],
     ) -> Collection:
         loop = asyncio.get_running_loop()
 
@@ -144,7 +157,10 @@ class Ingestor:
 
         def collect() -> Collection:
             with open_source(source) as tree:
-                return collect_documents(tree, self._parser, base_url=base_url, on_parsed=on_parsed)
+                rules = source_rules(tree, self._ignore, ignore)
+                return collect_documents(
+                    tree, self._parser, base_url=base_url, ignore=rules, on_parsed=on_parsed
+                )
 
         return await asyncio.to_thread(collect)
 
@@ -192,7 +208,7 @@ def _present(collection: Collection) -> set[str]:
 
 
 def _classify(kb: str, collection: Collection, existing: dict[str, str]) -> IngestReport:
-    report = IngestReport(kb=kb, failed=dict(collection.failed))
+    report = IngestReport(kb=kb, failed=dict(collection.failed), ignored=list(collection.ignored))
     for doc in collection.documents:
         previous = existing.get(doc.source_id)
         if previous is None:
@@ -217,9 +233,19 @@ def _refuse_empty_source(
     """An empty or mistyped folder must not wipe a knowledge base."""
     if not collection.documents and not collection.failed and existing:
         raise IngestionError(
-            f"no Markdown, HTML or text documents found in {source}; refusing to delete all "
-            f"{len(existing)} documents of {kb!r}. Check the path, or delete the knowledge base."
+            f"no Markdown, HTML or text documents found in {source}{_ignored_note(collection)}; "
+            f"refusing to delete all {len(existing)} documents of {kb!r}. Check the path and "
+            "the ignore patterns, or delete the knowledge base."
         )
+
+
+def _ignored_note(collection: Collection) -> str:
+    if not collection.ignored:
+        return ""
+    return (
+        f" ({len(collection.ignored)} matched an ignore pattern: see .supportbotignore, "
+        "SUPPORTBOT_INGEST_IGNORE and --ignore)"
+    )
 
 
 def _notify(progress: ProgressCallback | None, phase: str, done: int, total: int) -> None:

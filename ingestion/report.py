@@ -31,6 +31,8 @@ class IngestReport:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+    """Documents an ignore pattern kept out; any indexed version is in `deleted` too."""
     failed: dict[str, str] = field(default_factory=dict)
     """source_id → why it was not ingested; a previously indexed version is kept."""
     chunks: int = 0
@@ -47,7 +49,8 @@ class IngestReport:
         lines = [
             f"{self.kb}: {len(self.new)} new, {len(self.updated)} updated, "
             f"{len(self.unchanged)} unchanged, {len(self.deleted)} deleted, "
-            f"{len(self.failed)} failed; {self.chunks} chunks written in {self.seconds:.1f} s "
+            f"{len(self.ignored)} ignored, {len(self.failed)} failed; "
+            f"{self.chunks} chunks written in {self.seconds:.1f} s "
             f"(embedding {self.embed_seconds:.1f} s)"
         ]
         lines.extend(f"  failed {source_id}: {reason}" for source_id, reason in self.failed.items())

@@ -32,6 +32,10 @@ class SourceTree(Protocol):
         """Raise FileNotFoundError for a path not in the tree."""
         ...
 
+    def read_root_file(self, name: str) -> bytes | None:
+        """A hidden control file at the root (e.g. `.supportbotignore`), or None when absent."""
+        ...
+
 
 def _is_hidden(path: str) -> bool:
     return any(part.startswith(".") or part == "__MACOSX" for part in path.split("/"))
@@ -61,6 +65,14 @@ class FolderSource:
         if target.stat().st_size > MAX_FILE_BYTES:
             raise IngestionError(f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
         return target.read_bytes()
+
+    def read_root_file(self, name: str) -> bytes | None:
+        if "/" in name or not (self.root / name).is_file():
+            return None
+        try:
+            return self.read_bytes(name)
+        except FileNotFoundError:
+            return None  # a link leading outside the folder
 
 
 def _unsafe_member_reason(name: str) -> str | None:
@@ -92,6 +104,7 @@ class ZipSource:
     ) -> None:
         self._archive = archive
         self._members: dict[str, zipfile.ZipInfo] = {}
+        self._root_files: dict[str, zipfile.ZipInfo] = {}
         infos = archive.infolist()
         if len(infos) > max_members:
             raise IngestionError(
@@ -120,6 +133,8 @@ class ZipSource:
             relative = posixpath.normpath(info.filename[len(prefix) :])
             if not _is_hidden(relative):
                 self._members[relative] = info
+            elif "/" not in relative:
+                self._root_files[relative] = info
 
     def paths(self) -> list[str]:
         return sorted(self._members)
@@ -128,6 +143,13 @@ class ZipSource:
         info = self._members.get(path)
         if info is None:
             raise FileNotFoundError(path)
+        return self._read(info)
+
+    def read_root_file(self, name: str) -> bytes | None:
+        info = self._root_files.get(name)
+        return None if info is None else self._read(info)
+
+    def _read(self, info: zipfile.ZipInfo) -> bytes:
         limit = min(info.file_size, MAX_FILE_BYTES)
         if info.file_size > MAX_FILE_BYTES:
             raise IngestionError(f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")

@@ -71,6 +71,15 @@ def ingest(
     rebuild: Annotated[
         bool, typer.Option("--rebuild", help="Full re-index; the old index serves until done.")
     ] = False,
+    ignore: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--ignore",
+            metavar="PATTERN",
+            help="gitignore-style pattern of files that are not articles (repeatable); "
+            "adds to SUPPORTBOT_INGEST_IGNORE and the source's .supportbotignore.",
+        ),
+    ] = None,
 ) -> None:
     """Index a help center. Re-running is incremental: only changed documents are embedded."""
 
@@ -92,7 +101,9 @@ def ingest(
                     bar.update(tasks[p.phase], completed=p.done, total=p.total or None)
 
                 run = services.ingestor.rebuild if rebuild else services.ingestor.ingest
-                report = await run(kb, path, base_url=base_url, progress=on_progress)
+                report = await run(
+                    kb, path, base_url=base_url, progress=on_progress, ignore=ignore or ()
+                )
             render.ingest_summary(console, report)
         finally:
             await services.aclose()

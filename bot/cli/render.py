@@ -11,6 +11,8 @@ from bot.answer import Answer, SearchOutcome
 from bot.evaluation.runner import PipelineReport
 from ingestion.ingest import IngestReport
 
+MAX_LISTED_IGNORED = 10
+
 
 def ingest_summary(console: Console, report: IngestReport) -> None:
     table = Table(title=f"Ingested into {report.kb!r}", show_header=False)
@@ -19,12 +21,17 @@ def ingest_summary(console: Console, report: IngestReport) -> None:
         ("updated", len(report.updated)),
         ("unchanged", len(report.unchanged)),
         ("deleted", len(report.deleted)),
+        ("ignored", len(report.ignored)),
         ("failed", len(report.failed)),
         ("chunks written", report.chunks),
         ("seconds", f"{report.seconds:.1f} (embedding {report.embed_seconds:.1f})"),
     ):
         table.add_row(label, str(value))
     console.print(table)
+    if report.ignored:
+        shown = ", ".join(report.ignored[:MAX_LISTED_IGNORED])
+        more = len(report.ignored) - MAX_LISTED_IGNORED
+        console.print(f"[dim]ignored {shown}{f' and {more} more' if more > 0 else ''}[/dim]")
     for source_id, reason in sorted(report.failed.items()):
         console.print(f"[red]failed[/red] {source_id}: {reason}")
 

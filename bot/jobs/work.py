@@ -118,6 +118,7 @@ def report_result(report: IngestReport) -> JobResult:
         "updated": len(report.updated),
         "unchanged": len(report.unchanged),
         "deleted": len(report.deleted),
+        "ignored": len(report.ignored),
         "failed": failed,
         "failed_count": len(report.failed),
         "chunks_written": report.chunks,
