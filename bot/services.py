@@ -275,6 +275,7 @@ def build_reranker(
             settings.reranker_model,
             max_length=settings.reranker_max_length,
             precision=settings.reranker_precision,
+            runtime=settings.reranker_runtime,
         )
         if warm:
             try:

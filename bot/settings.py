@@ -114,6 +114,13 @@ class Settings(BaseSettings):
     reranker_precision: Literal["auto", "fp32", "bf16", "int8"] = Field(
         "auto", description="Local cross-encoder: auto = bf16 where the CPU has it natively."
     )
+    reranker_runtime: Literal["auto", "torch", "openvino"] = Field(
+        "auto",
+        description=(
+            "Local cross-encoder: auto = OpenVINO on CPU when installed (about 2x faster than "
+            "torch at bf16), else torch."
+        ),
+    )
     reranker_timeout_s: float = Field(3.0, description="Deadline for the rerank stage.")
     reranker_cache_ttl_s: int = 7 * 24 * 3600
     answerable_threshold: float | None = Field(

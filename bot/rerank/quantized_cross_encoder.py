@@ -3,12 +3,13 @@
 Same model, same input text (`rerank_text`), same output activation, so its scores are
 interchangeable with the plain reranker's. What changes is how the work is done:
 
-* reduced precision: bf16 weights where the CPU multiplies bf16 natively (Intel AMX /
-  AVX512-BF16), int8 dynamic quantisation on request (see `bot.precision`); the
-  classification head stays fp32 so close scores do not collapse into bf16 ties;
+* a faster runtime (`bot.rerank.encoder_runtime`): OpenVINO on CPU when installed, else
+  torch; at reduced precision where the CPU multiplies bf16 natively (Intel AMX /
+  AVX512-BF16), torch int8 dynamic quantisation on request (see `bot.precision`);
 * every pair is tokenised once, without padding, then sorted by token length and cut
-  into batches bounded by a padded-token budget, so padding stays near zero;
-* torch gets one intra-op thread per available CPU.
+  into batches bounded by a padded-token budget suited to the runtime, so padding
+  stays small;
+* torch and OpenVINO get one thread per available CPU.
 
 Faithfulness and speed against plain sentence-transformers: benchmarks/rerank.py.
 """
@@ -24,8 +25,15 @@ import numpy as np
 
 from bot.domain import Chunk
 from bot.errors import ConfigurationError, RerankError
-from bot.precision import Precision, ResolvedPrecision, apply_precision, resolve_precision
+from bot.precision import Precision, ResolvedPrecision, resolve_precision
 from bot.rerank.cross_encoder import configure_torch_threads, default_device
+from bot.rerank.encoder_runtime import (
+    EncoderRuntime,
+    ResolvedRuntime,
+    RuntimeName,
+    load_runtime,
+    resolve_runtime,
+)
 from bot.rerank.inputs import rerank_text
 
 if TYPE_CHECKING:
@@ -44,29 +52,44 @@ class QuantizedCrossEncoderReranker:
         batch_size: int = 64,
         device: str | None = None,
         precision: Precision = "auto",
-        max_batch_tokens: int = 16384,
+        runtime: RuntimeName = "auto",
+        max_batch_tokens: int | None = None,
     ) -> None:
-        """`max_batch_tokens` bounds batch × longest sequence, keeping attention memory flat."""
+        """`max_batch_tokens` bounds batch × longest sequence (default: the runtime's best)."""
         if max_length < 8:
             raise ConfigurationError(f"reranker max_length must be at least 8, got {max_length}")
         if batch_size < 1:
             raise ConfigurationError(f"reranker batch_size must be at least 1, got {batch_size}")
-        if max_batch_tokens < max_length:
+        if max_batch_tokens is not None and max_batch_tokens < max_length:
             raise ConfigurationError(
                 f"max_batch_tokens ({max_batch_tokens}) must hold one sequence ({max_length})"
             )
         self.model_id = model_id
         self.max_length = max_length
         self.batch_size = batch_size
-        self.max_batch_tokens = max_batch_tokens
+        self._max_batch_tokens = max_batch_tokens
         self._device = device
         self.precision: ResolvedPrecision = resolve_precision(precision, device or "cpu")
-        suffix = "" if self.precision == "fp32" else f":{self.precision}"
-        # fp32 computes what CrossEncoderReranker does, so it shares its cache entries.
-        self.name = f"cross-encoder:{model_id}:{max_length}{suffix}"
+        self.runtime: ResolvedRuntime = resolve_runtime(runtime, device or "cpu", self.precision)
+        self._requested_runtime = runtime
+        self.name = self._name()
         self._loaded: _LoadedModel | None = None
         self._load_lock = threading.Lock()
         self._score_lock = threading.Lock()
+
+    def _name(self) -> str:
+        """Cache-key name: what computes the scores (fp32 torch shares plain's entries)."""
+        base = f"cross-encoder:{self.model_id}:{self.max_length}"
+        if self.runtime == "openvino":
+            return f"{base}:openvino-{self.precision}"
+        return base if self.precision == "fp32" else f"{base}:{self.precision}"
+
+    @property
+    def max_batch_tokens(self) -> int:
+        if self._max_batch_tokens is not None:
+            return self._max_batch_tokens
+        budget = self._load().runtime.batch_token_budget
+        return max(budget, self.max_length)
 
     def warm_up(self) -> None:
         self._load()
@@ -86,13 +109,13 @@ class QuantizedCrossEncoderReranker:
 
     def _batches(self, lengths: Sequence[int]) -> list[list[int]]:
         """Pair indices grouped shortest first; each batch within both size bounds."""
+        budget = self.max_batch_tokens
         batches: list[list[int]] = []
         current: list[int] = []
         for index in np.argsort(np.asarray(lengths), kind="stable").tolist():
             longest = lengths[index]  # ascending order: the newest is the longest
             if current and (
-                len(current) >= self.batch_size
-                or (len(current) + 1) * longest > self.max_batch_tokens
+                len(current) >= self.batch_size or (len(current) + 1) * longest > budget
             ):
                 batches.append(current)
                 current = []
@@ -109,33 +132,60 @@ class QuantizedCrossEncoderReranker:
                     raise ConfigurationError("int8 cross-encoder runs on CPU; set device='cpu'")
                 if device == "cpu":
                     configure_torch_threads()
-                self._loaded = _LoadedModel.load(self.model_id, self.max_length, device)
-                self._loaded.convert(self.precision)
+                self._loaded = _LoadedModel.load(
+                    self.model_id, self.max_length, device, self.precision, self._pick_runtime()
+                )
                 logger.info(
-                    "cross-encoder %s loaded on %s at %s", self.model_id, device, self.precision
+                    "cross-encoder %s loaded on %s: %s at %s",
+                    self.model_id,
+                    device,
+                    self.runtime,
+                    self.precision,
                 )
             return self._loaded
 
+    def _pick_runtime(self) -> Callable[[torch.nn.Module, dict[str, np.ndarray]], EncoderRuntime]:
+        """The runtime builder; under `auto`, a model OpenVINO cannot convert runs in torch."""
+
+        def build(model: torch.nn.Module, sample: dict[str, np.ndarray]) -> EncoderRuntime:
+            device = self._device or default_device()
+            try:
+                return load_runtime(self.runtime, model, self.precision, device, sample)
+            except ConfigurationError as exc:
+                if self.runtime != "openvino" or self._requested_runtime != "auto":
+                    raise
+                logger.warning("%s; running the cross-encoder in torch instead", exc.message)
+                self.runtime = "torch"
+                self.name = self._name()
+                return load_runtime("torch", model, self.precision, device, sample)
+
+        return build
+
 
 class _LoadedModel:
-    """The transformer, its tokenizer and output activation, taken from a CrossEncoder."""
+    """The tokenizer and output activation of a CrossEncoder, and the runtime that scores."""
 
     def __init__(
         self,
-        model: torch.nn.Module,
+        runtime: EncoderRuntime,
         tokenizer: PreTrainedTokenizerBase,
         activation: Callable[[torch.Tensor], torch.Tensor] | None,
         max_length: int,
-        device: str,
     ) -> None:
-        self.model = model
+        self.runtime = runtime
         self.tokenizer = tokenizer
         self.activation = activation
         self.max_length = max_length
-        self.device = device
 
     @classmethod
-    def load(cls, model_id: str, max_length: int, device: str) -> _LoadedModel:
+    def load(
+        cls,
+        model_id: str,
+        max_length: int,
+        device: str,
+        precision: ResolvedPrecision,
+        build_runtime: Callable[[torch.nn.Module, dict[str, np.ndarray]], EncoderRuntime],
+    ) -> _LoadedModel:
         from sentence_transformers import CrossEncoder
 
         try:
@@ -151,77 +201,39 @@ class _LoadedModel:
                 f"model {model_id!r} has {cross_encoder.num_labels} output labels; a reranker "
                 "needs a cross-encoder with one relevance score (num_labels=1)"
             )
-        model = cross_encoder.model.eval()
-        return cls(model, cross_encoder.tokenizer, cross_encoder.activation_fn, max_length, device)
-
-    def convert(self, precision: ResolvedPrecision) -> None:
-        """Lower the encoder's precision; the pooler and classifier head stay fp32."""
-        import torch
-
-        self.model = apply_precision(self.model, precision)
-        if precision != "bf16":
-            return
-        for head in _head_modules(self.model):
-            head.to(torch.float32)
-            head.register_forward_pre_hook(_inputs_to_fp32)
+        tokenizer = cross_encoder.tokenizer
+        encoded = tokenizer(["warm up"] * 2, ["a short passage", "b"], padding=True)
+        sample = {key: np.asarray(values, dtype=np.int64) for key, values in encoded.items()}
+        runtime = build_runtime(cross_encoder.model, sample)
+        return cls(runtime, tokenizer, cross_encoder.activation_fn, max_length)
 
     def score_pairs(
         self, query: str, texts: list[str], batches: Callable[[Sequence[int]], list[list[int]]]
     ) -> np.ndarray:
-        import torch
-
         encoded = self.tokenizer(
             [query] * len(texts), texts, truncation=True, max_length=self.max_length
         )
         features = {key: list(values) for key, values in encoded.items()}
         lengths = [len(ids) for ids in features["input_ids"]]
-        scores = np.empty(len(texts), dtype=np.float32)
+        logits = np.empty(len(texts), dtype=np.float32)
         pad_id = self.tokenizer.pad_token_id or 0
-        with torch.inference_mode():
-            for batch in batches(lengths):
-                inputs = _padded(features, batch, pad_id, self.device)
-                logits = self.model(**inputs).logits.float()
-                if self.activation is not None:
-                    logits = self.activation(logits)
-                scores[batch] = logits.reshape(-1).cpu().numpy()
-        return scores
+        for batch in batches(lengths):
+            logits[batch] = self.runtime.logits(_padded(features, batch, pad_id))
+        if self.activation is None:
+            return logits
+        import torch
+
+        return self.activation(torch.from_numpy(logits)).numpy()
 
 
-def _padded(
-    features: dict[str, list[Any]], batch: list[int], pad_id: int, device: str
-) -> dict[str, torch.Tensor]:
-    """Right-pad one batch into tensors (padding id for input_ids, 0 elsewhere)."""
-    import torch
-
+def _padded(features: dict[str, list[Any]], batch: list[int], pad_id: int) -> dict[str, np.ndarray]:
+    """Right-pad one batch into int64 arrays (padding id for input_ids, 0 elsewhere)."""
     width = max(len(features["input_ids"][i]) for i in batch)
-    tensors = {}
+    arrays = {}
     for key, rows in features.items():
         array = np.full((len(batch), width), pad_id if key == "input_ids" else 0, dtype=np.int64)
         for row, index in enumerate(batch):
             values = rows[index]
             array[row, : len(values)] = values
-        tensors[key] = torch.from_numpy(array).to(device)
-    return tensors
-
-
-def _head_modules(model: torch.nn.Module) -> list[torch.nn.Module]:
-    """The sequence-classification head (and the base model's pooler, where there is one)."""
-    heads = []
-    for owner, name in ((model, "classifier"), (model, "score"), (model, "pooler")):
-        module = getattr(owner, name, None)
-        if module is not None:
-            heads.append(module)
-    base = getattr(model, "base_model", None)
-    pooler = getattr(base, "pooler", None) if base is not None and base is not model else None
-    if pooler is not None:
-        heads.append(pooler)
-    return heads
-
-
-def _inputs_to_fp32(_module: torch.nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
-    import torch
-
-    return tuple(
-        arg.float() if isinstance(arg, torch.Tensor) and arg.is_floating_point() else arg
-        for arg in args
-    )
+        arrays[key] = array
+    return arrays
