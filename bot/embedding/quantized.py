@@ -1,20 +1,35 @@
-"""ReducedPrecisionEmbedder: SentenceTransformerEmbedder run in bf16 (or int8) on CPU.
+"""ReducedPrecisionEmbedder: SentenceTransformerEmbedder made fast on CPU.
 
 Same model id, same vectors up to rounding (cosine ≥ 0.99 against fp32 is tested), so
-an index built at one precision is queried at another without re-ingesting. On CPUs
-with native bf16 (Intel AMX / AVX512-BF16) it embeds several times faster; `auto`
-falls back to fp32 elsewhere. See `bot.precision` and benchmarks/README.md.
+an index built one way is queried another without re-ingesting. Two levers:
+
+* runtime: OpenVINO on CPU when installed and the pipeline is Transformer → Pooling
+  (→ Normalize) (`bot.embedding.openvino_encoder`), else torch;
+* precision: bf16 on CPUs with native bf16 (Intel AMX / AVX512-BF16), fp32 elsewhere;
+  torch int8 dynamic quantisation on request.
+
+See `bot.precision`, `bot.runtime` and benchmarks/README.md.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+import numpy as np
+
+from bot.domain import Vector
+from bot.embedding.openvino_encoder import OpenVinoSentenceEncoder
 from bot.embedding.sentence_transformer import SentenceTransformerEmbedder
+from bot.errors import ConfigurationError
 from bot.precision import Precision, ResolvedPrecision, apply_precision, resolve_precision
+from bot.runtime import ResolvedRuntime, RuntimeName, resolve_runtime
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
+
+logger = logging.getLogger(__name__)
 
 
 class ReducedPrecisionEmbedder(SentenceTransformerEmbedder):
@@ -25,16 +40,48 @@ class ReducedPrecisionEmbedder(SentenceTransformerEmbedder):
         device: str | None = None,
         *,
         precision: Precision = "auto",
+        runtime: RuntimeName = "auto",
     ) -> None:
         super().__init__(model_id, batch_size=batch_size, device=device)
         self.precision: ResolvedPrecision = resolve_precision(precision, device or "cpu")
+        self.runtime: ResolvedRuntime = resolve_runtime(runtime, device or "cpu", self.precision)
+        self._requested_runtime = runtime
         self._converted = False
+        self._openvino: OpenVinoSentenceEncoder | None = None
 
     def _load(self) -> SentenceTransformer:
         model = super()._load()
         with self._lock:
             if not self._converted:
-                converted = apply_precision(model, self.precision)
-                self._model = model = converted  # type: ignore[assignment]
+                if self.runtime == "openvino":
+                    self._openvino = self._to_openvino(model)
+                if self._openvino is None:
+                    converted = apply_precision(model, self.precision)
+                    self._model = model = converted  # type: ignore[assignment]
                 self._converted = True
         return model
+
+    def _to_openvino(self, model: SentenceTransformer) -> OpenVinoSentenceEncoder | None:
+        try:
+            return OpenVinoSentenceEncoder.from_sentence_transformer(
+                model, self.precision, self._batch_size
+            )
+        except ConfigurationError as exc:
+            if self._requested_runtime == "openvino":
+                raise
+            logger.warning("%s; embedding with torch instead", exc.message)
+            self.runtime = "torch"
+            return None
+
+    def embed_documents(self, texts: Sequence[str]) -> Vector:
+        self._load()
+        if self._openvino is None or not texts:
+            return super().embed_documents(texts)
+        return self._openvino.encode(texts, with_tokens=False)[0]
+
+    def embed_documents_with_tokens(self, texts: Sequence[str]) -> tuple[Vector, list[Vector]]:
+        self._load()
+        if self._openvino is None or not texts:
+            return super().embed_documents_with_tokens(texts)
+        sentences, tokens = self._openvino.encode(texts, with_tokens=True)
+        return sentences.astype(np.float32), tokens

@@ -3,7 +3,7 @@
 Same model, same input text (`rerank_text`), same output activation, so its scores are
 interchangeable with the plain reranker's. What changes is how the work is done:
 
-* a faster runtime (`bot.rerank.encoder_runtime`): OpenVINO on CPU when installed, else
+* a faster runtime (`bot.runtime`): OpenVINO on CPU when installed, else
   torch; at reduced precision where the CPU multiplies bf16 natively (Intel AMX /
   AVX512-BF16), torch int8 dynamic quantisation on request (see `bot.precision`);
 * every pair is tokenised once, without padding, then sorted by token length and cut
@@ -27,14 +27,9 @@ from bot.domain import Chunk
 from bot.errors import ConfigurationError, RerankError
 from bot.precision import Precision, ResolvedPrecision, resolve_precision
 from bot.rerank.cross_encoder import configure_torch_threads, default_device
-from bot.rerank.encoder_runtime import (
-    EncoderRuntime,
-    ResolvedRuntime,
-    RuntimeName,
-    load_runtime,
-    resolve_runtime,
-)
+from bot.rerank.encoder_runtime import EncoderRuntime, load_runtime
 from bot.rerank.inputs import rerank_text
+from bot.runtime import ResolvedRuntime, RuntimeName, resolve_runtime
 
 if TYPE_CHECKING:
     import torch

@@ -1,0 +1,139 @@
+"""OpenVinoSentenceEncoder: a sentence-transformers pipeline's encoder run by OpenVINO.
+
+Covers the common pipeline shape, Transformer → Pooling (mean, cls or max) →
+optional Normalize: the transformer goes to OpenVINO (`bot.runtime`), tokenisation
+and pooling stay here. Anything else (dense layers, prompts, other pooling modes) is
+refused with ConfigurationError so the caller keeps the torch path.
+
+Texts are tokenised once without padding, sorted by length and cut into batches of
+about `batch_token_budget` padded tokens: little padding, and small batches keep
+the CPU plugin fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, cast
+
+import numpy as np
+
+from bot.domain import Vector
+from bot.errors import ConfigurationError
+from bot.precision import ResolvedPrecision
+from bot.runtime import OpenVinoModel
+
+if TYPE_CHECKING:
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from transformers import PreTrainedTokenizerBase
+
+_POOLING_MODES = ("mean", "cls", "max")
+
+
+class OpenVinoSentenceEncoder:
+    def __init__(
+        self,
+        model: OpenVinoModel,
+        tokenizer: PreTrainedTokenizerBase,
+        pooling: str,
+        max_length: int,
+        *,
+        batch_size: int = 32,
+        batch_token_budget: int = 2048,
+    ) -> None:
+        self._model = model
+        self._tokenizer = tokenizer
+        self._pooling = pooling
+        self._max_length = max_length
+        self._batch_size = batch_size
+        self._budget = max(batch_token_budget, max_length)
+
+    @classmethod
+    def from_sentence_transformer(
+        cls, st_model: SentenceTransformer, precision: ResolvedPrecision, batch_size: int
+    ) -> OpenVinoSentenceEncoder:
+        modules = list(st_model)
+        names = [type(module).__name__ for module in modules]
+        if names[:2] != ["Transformer", "Pooling"] or any(n != "Normalize" for n in names[2:]):
+            raise ConfigurationError(f"OpenVINO path supports Transformer → Pooling, not {names}")
+        pooling = _pooling_mode(modules[1])
+        if pooling not in _POOLING_MODES:
+            raise ConfigurationError(f"OpenVINO path has no {pooling!r} pooling")
+        if getattr(modules[1], "include_prompt", True) is False:
+            raise ConfigurationError("OpenVINO path does not handle prompt-excluding pooling")
+        transformer = modules[0]
+        hf_model = cast("torch.nn.Module", getattr(transformer, "model", None))
+        hf_model = hf_model or cast("torch.nn.Module", transformer.auto_model)
+        tokenizer = st_model.tokenizer
+        max_length = int(st_model.max_seq_length or tokenizer.model_max_length)
+        sample = _pad(dict(tokenizer(["warm up", "a"])), [0, 1], tokenizer.pad_token_id or 0)
+        model = OpenVinoModel.convert(hf_model, precision, sample)
+        return cls(model, tokenizer, pooling, max_length, batch_size=batch_size)
+
+    def encode(self, texts: Sequence[str], *, with_tokens: bool) -> tuple[Vector, list[Vector]]:
+        """L2-normalised sentence vectors, and (if asked) each text's raw token vectors."""
+        encoded = self._tokenizer(list(texts), truncation=True, max_length=self._max_length)
+        features = {key: list(values) for key, values in encoded.items()}
+        lengths = [len(ids) for ids in features["input_ids"]]
+        pad_id = self._tokenizer.pad_token_id or 0
+        sentences = np.empty((len(texts), 0), dtype=np.float32)
+        tokens: list[Vector] = [np.empty(0, dtype=np.float32)] * len(texts) if with_tokens else []
+        for batch in self._batches(lengths):
+            hidden = self._model.run(_pad(features, batch, pad_id))  # (rows, width, dim)
+            if sentences.shape[1] == 0:
+                sentences = np.empty((len(texts), hidden.shape[2]), dtype=np.float32)
+            mask = (
+                np.arange(hidden.shape[1])[None, :]
+                < np.asarray([lengths[i] for i in batch])[:, None]
+            )
+            sentences[batch] = self._pool(hidden, mask)
+            if with_tokens:
+                for row, index in enumerate(batch):
+                    tokens[index] = hidden[row, : lengths[index]].copy()
+        sentences /= np.maximum(np.linalg.norm(sentences, axis=1, keepdims=True), 1e-12)
+        return sentences, tokens
+
+    def _pool(self, hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        if self._pooling == "cls":
+            return hidden[:, 0]
+        if self._pooling == "max":
+            return np.where(mask[:, :, None], hidden, -np.inf).max(axis=1)
+        weights = mask[:, :, None].astype(np.float32)
+        return (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+
+    def _batches(self, lengths: Sequence[int]) -> list[list[int]]:
+        """Indices shortest first, each batch within the row cap and the padded-token budget."""
+        batches: list[list[int]] = []
+        current: list[int] = []
+        for index in np.argsort(np.asarray(lengths), kind="stable").tolist():
+            if current and (
+                len(current) >= self._batch_size
+                or (len(current) + 1) * lengths[index] > self._budget
+            ):
+                batches.append(current)
+                current = []
+            current.append(index)
+        if current:
+            batches.append(current)
+        return batches
+
+
+def _pooling_mode(pooling: Any) -> str:
+    """The pooling mode across sentence-transformers versions (str in v6, flags before)."""
+    mode = getattr(pooling, "pooling_mode", None)
+    if isinstance(mode, str):
+        return mode
+    getter = getattr(pooling, "get_pooling_mode_str", None)
+    return str(getter()) if getter is not None else "unknown"
+
+
+def _pad(features: dict[str, Any], batch: list[int], pad_id: int) -> dict[str, np.ndarray]:
+    width = max(len(features["input_ids"][i]) for i in batch)
+    arrays = {}
+    for key, rows in features.items():
+        array = np.full((len(batch), width), pad_id if key == "input_ids" else 0, dtype=np.int64)
+        for row, index in enumerate(batch):
+            values = rows[index]
+            array[row, : len(values)] = values
+        arrays[key] = array
+    return arrays
