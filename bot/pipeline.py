@@ -115,6 +115,11 @@ class SupportPipeline:
             timings_ms={name: round(ms, 2) for name, ms in timings.items()},
         )
 
+    @property
+    def answerable_threshold(self) -> float | None:
+        """Best rerank score below which results are marked unanswerable (None: never)."""
+        return self._params.answerable_threshold
+
     def _is_answerable(self, results: Sequence[Candidate], reranked: bool) -> bool:
         if not results:
             return False

@@ -208,6 +208,12 @@ def evaluate(
                     services.pipeline, kb, labelled, on_query=lambda: bar.advance(task)
                 )
             render.eval_table(console, reports)
+            render.threshold_in_force(
+                console,
+                services.pipeline.answerable_threshold,
+                services.components["reranker"].name,
+                configured=settings.answerable_threshold is not None,
+            )
             if json_out:
                 json_out.write_text(reports_to_json(reports), encoding="utf-8")
                 console.print(f"wrote {json_out}")

@@ -90,3 +90,17 @@ def eval_table(console: Console, reports: Sequence[PipelineReport]) -> None:
             )
         if r.reranked_fraction is not None and r.reranked_fraction < 1:
             console.print(f"[yellow]{r.name}: reranked only {r.reranked_fraction:.0%}[/yellow]")
+
+
+def threshold_in_force(
+    console: Console, threshold: float | None, reranker: str, *, configured: bool
+) -> None:
+    """Say which no-answer threshold produced the decline figures, and where it came from."""
+    if threshold is None:
+        console.print(
+            f"no-answer threshold: none for {reranker} (never declines); set "
+            "SUPPORTBOT_ANSWERABLE_THRESHOLD from these figures to enable it"
+        )
+        return
+    origin = "SUPPORTBOT_ANSWERABLE_THRESHOLD" if configured else "calibrated default"
+    console.print(f"no-answer threshold: {threshold:g} ({origin}) for {reranker}")
