@@ -38,6 +38,7 @@ from bot.rerank.late_interaction import LateInteractionReranker, is_content_toke
 from bot.rerank.maxsim import maxsim_scores, normalise_rows
 from bot.rerank.token_codec import decode_tokens, encode_tokens
 from bot.rerank.token_store import SqliteTokenVectorStore
+from ingestion.embedding_text import EMBEDDING_TEXT_VERSION
 
 Scorer = Callable[[DevQuestion, list[Chunk]], list[float]]
 
@@ -86,7 +87,7 @@ def main() -> None:
         stores = {}
         for precision in ("fp16", "int8"):
             store = SqliteTokenVectorStore(Path(tmp) / f"{precision}.sqlite", precision=precision)
-            store.bind(embedder.model_id)
+            store.bind(f"{embedder.model_id}#text-v{EMBEDDING_TEXT_VERSION}")
             store.store(chunks, corpus.tokens)
             stores[precision] = store
             stats = store.stats()
