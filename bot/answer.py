@@ -7,6 +7,7 @@ from typing import Literal
 
 from bot.domain import Candidate
 from bot.generation.citations import Citation
+from bot.retrieval.followup import QueryRewrite
 
 AnswerMode = Literal["llm", "extractive", "declined"]
 
@@ -17,6 +18,7 @@ class SearchOutcome:
 
     kb: str
     query: str
+    """What was searched and reranked: normalised, and for a chat follow-up, condensed."""
     mode: str
     results: list[Candidate]
     reranked: bool
@@ -50,6 +52,9 @@ class Answer:
     handoff_suggested: bool
     degraded: list[str] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
+    query_rewrite: QueryRewrite = "none"
+    """Who turned the message into `search.query`: "none" (searched as typed), or the
+    condenser that rewrote a follow-up as a standalone question."""
 
 
 AnswerEvent = AnswerStart | AnswerDelta | Answer

@@ -1,7 +1,9 @@
-"""The chat pipeline: query → retrieve → fuse → rerank → generate.
+"""The chat pipeline: query (condensed) → retrieve → fuse → rerank → generate.
 
 Knows only the role protocols; `bot.services.build_services` picks the backends.
 Failures of the reranker or the LLM degrade the answer and say so; they never raise.
+A follow-up is searched (and reranked) as the condenser's standalone query, but the
+answer is written from the customer's own message and history.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from bot.errors import GenerationError, InvalidRequest, KnowledgeBaseNotFound
 from bot.generation.citations import Citation, citations_for, cited_numbers
 from bot.generation.protocol import Generator, Turn
 from bot.rerank.stage import RerankStage
+from bot.retrieval.followup import CondensedQuery, QueryCondenser
 from bot.retrieval.hybrid import HybridRetriever, RetrievalMode
 from bot.retrieval.protocol import SearchBackend
 from bot.settings import Settings
@@ -64,6 +67,7 @@ class SupportPipeline:
         rerank_stage: RerankStage,
         generator: Generator,
         fallback_generator: Generator,
+        condenser: QueryCondenser,
         params: PipelineParams,
     ) -> None:
         self._backend = backend
@@ -71,6 +75,7 @@ class SupportPipeline:
         self._rerank = rerank_stage
         self._generator = generator
         self._fallback = fallback_generator
+        self._condenser = condenser
         self._params = params
 
     @property
@@ -142,17 +147,22 @@ class SupportPipeline:
     ) -> AsyncIterator[AnswerEvent]:
         """Yield AnswerStart, then AnswerDelta pieces, then the complete Answer."""
         started = time.perf_counter()
-        search = await self.search(kb, question, top_k=self._params.final_k)
+        asked = clean_query(question, self._params.max_query_chars)
+        condensed = await self._condenser.condense(asked, history)
+        condense_ms = (time.perf_counter() - started) * 1000
+        search = await self.search(kb, condensed.query, top_k=self._params.final_k)
+        if history:
+            search.timings_ms["condense"] = round(condense_ms, 2)
         passages = search.results
         citations = citations_for(passages) if search.answerable else []
         yield AnswerStart(citations=citations, search=search)
 
-        degraded: list[str] = []
+        degraded: list[str] = [condensed.note] if condensed.note else []
         if search.rerank_reason and search.rerank_reason != "disabled by request":
             degraded.append(f"reranking skipped: {search.rerank_reason}")
         if not search.answerable:
             yield AnswerDelta(DECLINE_TEXT)
-            yield self._final(DECLINE_TEXT, "declined", [], search, degraded, started)
+            yield self._final(DECLINE_TEXT, "declined", [], search, condensed, degraded, started)
             return
 
         parts: list[str] = []
@@ -174,7 +184,7 @@ class SupportPipeline:
                 parts.append(piece)
                 yield AnswerDelta(piece)
         text = "".join(parts)
-        yield self._final(text, generator.mode, citations, search, degraded, started)
+        yield self._final(text, generator.mode, citations, search, condensed, degraded, started)
 
     def _final(
         self,
@@ -182,6 +192,7 @@ class SupportPipeline:
         mode: str,
         citations: list[Citation],
         search: SearchOutcome,
+        condensed: CondensedQuery,
         degraded: list[str],
         started: float,
     ) -> Answer:
@@ -196,6 +207,7 @@ class SupportPipeline:
             handoff_suggested=mode == "declined",
             degraded=degraded,
             timings_ms=timings,
+            query_rewrite=condensed.rewrite,
         )
 
 

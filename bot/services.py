@@ -33,6 +33,7 @@ from bot.rerank.circuit_breaker import CircuitBreaker
 from bot.rerank.model_source import unreachable_reason
 from bot.rerank.protocol import Reranker, TokenVectorSink
 from bot.rerank.stage import RerankStage
+from bot.retrieval.followup import AsTyped, HeuristicCondenser, LLMCondenser, QueryCondenser
 from bot.retrieval.hybrid import HybridRetriever, RetrievalParams
 from bot.retrieval.protocol import SearchBackend
 from bot.security.keystore import KeyStore
@@ -325,6 +326,22 @@ def build_generator(settings: Settings, *, warm: bool = True) -> tuple[Generator
     return generator, ComponentState(generator.name)
 
 
+def build_condenser(settings: Settings) -> QueryCondenser:
+    """Follow-ups: the LLM's rewrite (heuristic fallback) when an LLM is set, else the heuristic."""
+    if not settings.condense_followups:
+        return AsTyped()
+    heuristic = HeuristicCondenser(max_chars=settings.max_query_chars)
+    if not settings.llm_model:
+        return heuristic
+    return LLMCondenser(
+        settings.llm_model,
+        heuristic,
+        api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else None,
+        base_url=settings.llm_base_url,
+        timeout_s=settings.condense_timeout_s,
+    )
+
+
 def build_edge(
     settings: Settings,
     pipeline: SupportPipeline,
@@ -396,6 +413,7 @@ def build_services(settings: Settings, *, warm: bool = True) -> Services:
         rerank_stage,
         generator,
         ExtractiveGenerator(as_fallback=True),
+        condenser := build_condenser(settings),
         replace(
             PipelineParams.from_settings(settings),
             answerable_threshold=settings.answerable_threshold_for(choice.kind),
@@ -434,6 +452,7 @@ def build_services(settings: Settings, *, warm: bool = True) -> Services:
             "embedder": ComponentState(embedder.model_id),
             "reranker": choice.state,
             "generator": generator_state,
+            "condenser": ComponentState(condenser.name),
             "cache": ComponentState(cache.name),
             "jobs": ComponentState(jobs.name),
         },

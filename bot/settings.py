@@ -147,6 +147,14 @@ class Settings(BaseSettings):
     llm_timeout_s: float = 30.0
     llm_max_tokens: int = 512
     llm_temperature: float = 0.1
+    condense_followups: bool = Field(
+        True,
+        description='Search a follow-up ("and on my phone?") as a standalone question: '
+        "rewritten by the LLM when one is set, else the earlier question + the message.",
+    )
+    condense_timeout_s: float = Field(
+        2.0, gt=0, description="Deadline for the LLM's rewrite; past it the heuristic is used."
+    )
 
     # --- API --------------------------------------------------------------------
     host: str = "127.0.0.1"

@@ -103,7 +103,11 @@ def test_llm_answers_with_untrusted_passages_and_our_own_rules(
     servers: dict[str, str], model_stub: OpenAIStubServer
 ) -> None:
     model_stub.clear()
-    model_stub.enqueue(StubReply(text="Open Settings › Security and turn on two-factor [1]."))
+    model_stub.enqueue(
+        # With history, the model first rewrites the message as a standalone search query.
+        StubReply(text="how do I turn on two-factor authentication?"),
+        StubReply(text="Open Settings › Security and turn on two-factor [1]."),
+    )
     completion = sdk(servers["llm"]).chat.completions.create(
         model=SAMPLE_KB,
         messages=[
@@ -118,7 +122,8 @@ def test_llm_answers_with_untrusted_passages_and_our_own_rules(
         == "Open Settings › Security and turn on two-factor [1]."
     )
     assert (completion.model_extra or {})["supportbot"]["mode"] == "llm"
-    [request] = model_stub.requests
+    condense, request = model_stub.requests
+    assert all("pirate" not in m["content"] for m in condense.messages)
     sent = request.messages
     assert sent[0]["role"] == "system" and "pirate" not in sent[0]["content"]
     assert all("pirate" not in m["content"] for m in sent)

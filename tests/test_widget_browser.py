@@ -226,14 +226,18 @@ def test_visitor_asks_reads_sources_rates_reloads_and_reaches_a_person(
     # A follow-up uses the server-kept history of the same conversation.
     model.clear()
     model.enqueue(
-        StubReply(text="Yes, the same steps work in the mobile app [1].", chunk_delay_s=0)
+        # First the standalone search query for the follow-up, then the answer.
+        StubReply(text="reset my password in the Lumen Notes mobile app"),
+        StubReply(text="Yes, the same steps work in the mobile app [1].", chunk_delay_s=0),
     )
     page.get_by_role("textbox", name="Your question").fill(
         "can I reset my password from the mobile app?"
     )
     page.get_by_role("button", name="Send").click()
     dialog.get_by_text("Yes, the same steps work in the mobile app").wait_for(timeout=60_000)
-    prompt = json.dumps(model.requests[-1].messages)
+    condense, answer = model.requests
+    assert "I forgot my password, how do I reset it?" in json.dumps(condense.messages)
+    prompt = json.dumps(answer.messages)
     assert "I forgot my password, how do I reset it?" in prompt
 
     # Talk to a person: the signed transcript reaches the helpdesk, the visitor is told.
@@ -284,6 +288,7 @@ def test_embedded_on_another_origin_with_a_key(
     app: dict,
     chromium,
     helpdesk: HelpdeskStubServer,  # type: ignore[no-untyped-def]
+    model: OpenAIStubServer,
 ) -> None:
     helpdesk.pages["/host.html"] = (
         "<!doctype html><title>Shop</title><h1>Acme shop</h1>"
@@ -300,6 +305,10 @@ def test_embedded_on_another_origin_with_a_key(
         send = page.get_by_role("button", name="Send")
 
         # Cross-origin with the key: CORS preflight and the key's origin check pass.
+        # Turns after the first also ask the model to rewrite the follow-up for search.
+        rewrite = "how do I share a page?"
+        model.clear()
+        model.enqueue(model.reply, rewrite, model.reply, rewrite, model.reply)
         for turn in range(3):
             textbox.fill(f"how do I share a page? ({turn})")
             send.click()

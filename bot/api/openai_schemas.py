@@ -97,6 +97,10 @@ class SupportbotMeta(BaseModel):
     handoff_suggested: bool
     handoff: HandoffOut | None
     degraded: list[str]
+    searched_query: str = Field(
+        description="What retrieval searched: the last user message, or a follow-up "
+        "rewritten to stand on its own."
+    )
 
     @classmethod
     def from_outcome(cls, outcome: TurnOutcome) -> SupportbotMeta:
@@ -112,6 +116,7 @@ class SupportbotMeta(BaseModel):
             handoff_suggested=answer.handoff_suggested,
             handoff=handoff,
             degraded=answer.degraded,
+            searched_query=answer.search.query,
         )
 
 

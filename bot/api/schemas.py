@@ -66,7 +66,10 @@ class SearchHit(BaseModel):
 
 class SearchResponse(BaseModel):
     kb: str
-    query: str
+    query: str = Field(
+        description="The query as searched and reranked, whitespace-normalised; in chat, a "
+        "follow-up rewritten to stand on its own (see ChatResponse.searched_query)."
+    )
     mode: str
     reranked: bool
     rerank_reason: str | None = Field(description="Why reranking was not applied, if it wasn't.")
@@ -148,6 +151,14 @@ class ChatResponse(BaseModel):
     answerable: bool
     handoff_suggested: bool
     degraded: list[str] = Field(description="What did not work and was worked around.")
+    searched_query: str = Field(
+        description="What retrieval searched: the message as typed, or for a follow-up "
+        '("and on my phone?") the message rewritten to stand on its own.'
+    )
+    query_rewrite: Literal["none", "heuristic", "llm"] = Field(
+        description="Who wrote `searched_query`: `none` (the message as typed), `heuristic` "
+        "(the earlier question + the message) or `llm` (the language model's rewrite)."
+    )
     timings: dict[str, float]
     conversation_id: str | None = Field(None, description="Echoed when the request sent one.")
     handoff: HandoffOut | None = Field(
@@ -165,6 +176,8 @@ class ChatResponse(BaseModel):
             answerable=a.search.answerable,
             handoff_suggested=a.handoff_suggested,
             degraded=a.degraded,
+            searched_query=a.search.query,
+            query_rewrite=a.query_rewrite,
             timings=a.timings_ms,
         )
 
