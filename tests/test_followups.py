@@ -66,6 +66,8 @@ def history_after(question: str) -> list[Turn]:
         "why?",
         "Is there a limit?",
         "can I make one for my team?",
+        "is that the same on Enterprise?",
+        "what happens to my workspaces?",
     ],
 )
 def test_follow_ups_are_recognised(message: str) -> None:
@@ -82,6 +84,9 @@ def test_follow_ups_are_recognised(message: str) -> None:
         "How do I delete a page that I created?",
         "Is there a way to restore a deleted page?",
         "I'm not getting push notifications on my phone",
+        "Where are my invoices?",
+        "What are webhooks?",
+        "how do I export?",
     ],
 )
 def test_self_contained_questions_are_left_alone(message: str) -> None:

@@ -72,6 +72,11 @@ FILLER = _words(
 _BE = _words("is are was were s")
 _DUMMY_IT = _words("possible ok okay safe true normal free worth")
 _CLAUSE_START = _words("i you we they he she it my your our their the a an this there someone")
+_AUXILIARIES = _words("is are was were s does do did will would can could should")
+NEW_TOPIC_OPENERS = (("where",), ("who",), ("what", "is"), ("what", "are"), ("what", "s"),
+                     ("how", "do", "i"), ("how", "can", "i"), ("how", "to"))  # fmt: skip
+"""Openings that ask about a named thing: with one topic word ("Where are my invoices?",
+"What are webhooks?") the message names its own topic, so rule 2 does not apply."""
 MAX_FOLLOWUP_TOPIC_WORDS = 3
 
 
@@ -86,7 +91,9 @@ def is_followup(question: str) -> bool:
     if any(tuple(words[: len(lead)]) == lead for lead in CONTINUATIONS):
         return True
     topics = topic_words(question)
-    if len(topics) <= 1:
+    if not topics:
+        return True
+    if len(topics) == 1 and not any(tuple(words[: len(o)]) == o for o in NEW_TOPIC_OPENERS):
         return True
     return len(topics) <= MAX_FOLLOWUP_TOPIC_WORDS and _refers_back(words)
 
@@ -105,8 +112,8 @@ def _refers_back(words: list[str]) -> bool:
                 continue
         if word == "there" and (before in _BE or after in _BE):
             continue
-        if word == "that" and after in _CLAUSE_START:
-            continue
+        if word == "that" and after in _CLAUSE_START and before not in _AUXILIARIES:
+            continue  # "know that my …" opens a clause; "is that the same …" points back
         return True
     return False
 
@@ -117,8 +124,10 @@ class HeuristicCondenser:
     A message is a follow-up when there is an earlier user message and the message
     1. opens with a continuation: "and", "also", "but", "or", "plus", "what about",
        "how about", "same for/with"; or
-    2. has at most one topic word (content words as the FTS query sees them, less
-       filler such as "on", "work", "too", "happen": "and on my phone?", "why?"); or
+    2. has no topic word ("why?"), or one that it does not introduce with "where",
+       "who", "what is/are", "how do/can I", "how to" (content words as the FTS query
+       sees them, less filler such as "on", "work", "too", "happen": "what happens to my
+       workspaces?" is a follow-up, "Where are my invoices?" a new topic); or
     3. refers back (it, that, this, these, those, there, them, they, their, one; not
        the dummy "is it possible", "is there a" or "that" opening a clause) and has at
        most three topic words: "does that work for shared notebooks too?".
