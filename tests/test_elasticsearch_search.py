@@ -261,6 +261,50 @@ async def test_bulk_writes_are_chunked(elasticsearch_url: str) -> None:  # noqa:
         await search.close()
 
 
+INFLIGHT_LIMIT = "network.breaker.inflight_requests.limit"
+
+
+async def inflight_trips(search: ElasticsearchSearch) -> int:
+    stats = await search.client.nodes.stats(metric="breaker")
+    return sum(node["breakers"]["inflight_requests"]["tripped"] for node in stats["nodes"].values())
+
+
+async def test_bulk_writes_rejected_with_429_are_retried_until_they_land(
+    elasticsearch_url: str,  # noqa: F811
+) -> None:
+    """Real back-pressure: the node's in-flight-requests circuit breaker is set so low that
+    every bulk body trips it (HTTP 429, circuit_breaking_exception) while small requests
+    pass; it is lifted mid-write and the retried bulk lands whole."""
+    prefix = f"test-{uuid.uuid4().hex[:10]}"
+    search = ElasticsearchSearch(
+        elasticsearch_url,
+        index_prefix=prefix,
+        bulk_settings=BulkSettings(max_retries=6, initial_backoff_s=0.25, max_backoff_s=2.0),
+    )
+    try:
+        await search.ensure_kb("busy", INFO)
+        documents = [
+            make_document("busy", f"d{i}", f"walrus {i} " * 20, f"tusk {i} " * 20)
+            for i in range(20)
+        ]
+        trips_before = await inflight_trips(search)
+        await search.client.cluster.put_settings(persistent={INFLIGHT_LIMIT: "2kb"})
+        try:
+            write = asyncio.create_task(search.upsert_documents("busy", documents))
+            await asyncio.sleep(1.5)
+            assert not write.done()  # held back by 429s, not failed
+            assert await inflight_trips(search) > trips_before
+        finally:
+            await search.client.cluster.put_settings(persistent={INFLIGHT_LIMIT: None})
+        report = await asyncio.wait_for(write, timeout=60)
+        assert len(report.written) == 20 and not report.failed
+        assert (await search.stats("busy")).chunks == 40
+    finally:
+        await search.client.cluster.put_settings(persistent={INFLIGHT_LIMIT: None})
+        await drop_indices(search, prefix)
+        await search.close()
+
+
 # -- isolation -------------------------------------------------------------------------------
 async def test_each_kb_lives_in_its_own_index_and_queries_filter_by_kb(
     es_backend: ElasticsearchSearch,  # noqa: F811
