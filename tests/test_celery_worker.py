@@ -8,66 +8,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from bot.api.app import create_app
-from bot.settings import Settings
-from tests.admin_client import ADMIN_KEY, AUTH, wait_job
-from tests.celery_worker import CeleryWorker
+from tests.admin_client import AUTH, wait_job
+from tests.celery_deployment import DOCUMENTS, KB, VISIBILITY_TIMEOUT_S, Deployment, hits, kb_counts
 from tests.kb_corpus import write_corpus
 from tests.live_server import serve
 from tests.redis_fixtures import RedisServer
 
 pytestmark = [pytest.mark.celery, pytest.mark.redis, pytest.mark.model]
-
-KB = "acme"
-DOCUMENTS = 120
-"""Enough one-chunk articles that a rebuild spends seconds embedding, for the kill and cancel
-tests to act in the middle of it."""
-VISIBILITY_TIMEOUT_S = 20
-"""Longer than any job here takes, or the broker would redeliver tasks still running."""
-
-
-class Deployment:
-    """One API server and the current worker; tests may replace a killed worker."""
-
-    def __init__(self, root: Path, redis: RedisServer) -> None:
-        self.root = root
-        self.sources = root / "sources"
-        self.env = {
-            "SUPPORTBOT_DATA_DIR": str(root / "data"),
-            "SUPPORTBOT_REDIS_URL": redis.url,
-            "SUPPORTBOT_CELERY_BROKER_URL": redis.url,
-            "SUPPORTBOT_RERANKER": "none",
-            "SUPPORTBOT_EMBEDDING_BATCH_SIZE": "4",
-            # The kill and cancel tests act on a rebuild while it embeds; fp32 keeps that
-            # phase a few seconds long even where the CPU's bf16 would finish it at once.
-            "SUPPORTBOT_EMBEDDING_PRECISION": "fp32",
-            "SUPPORTBOT_CELERY_VISIBILITY_TIMEOUT_S": str(VISIBILITY_TIMEOUT_S),
-            "SUPPORTBOT_RESYNC_INTERVAL_S": "0",
-            "SUPPORTBOT_SOURCES_ROOT": str(self.sources),
-        }
-        self.workers = 0
-        self.worker = self.new_worker()
-
-    def settings(self) -> Settings:
-        values = {k.removeprefix("SUPPORTBOT_").lower(): v for k, v in self.env.items()}
-        return Settings(_env_file=None, admin_api_key=ADMIN_KEY, **values)  # type: ignore[arg-type]
-
-    def new_worker(self) -> CeleryWorker:
-        self.workers += 1
-        worker = CeleryWorker(f"worker{self.workers}", self.env, self.root / "workers")
-        worker.start()
-        return worker
-
-    def ensure_worker(self) -> CeleryWorker:
-        if not self.worker.alive:
-            self.worker = self.new_worker()
-        return self.worker
 
 
 @pytest.fixture(scope="module")
@@ -98,19 +51,6 @@ def client(deployment: Deployment) -> Iterator[httpx.Client]:
         assert first["state"] == "succeeded", (first, deployment.worker.log()[-3000:])
         assert first["result"]["new"] == DOCUMENTS
         yield c
-
-
-def hits(client: httpx.Client, word: str) -> list[str]:
-    response = client.post(
-        "/v1/search", json={"kb": KB, "query": word, "mode": "bm25"}, headers=AUTH
-    )
-    assert response.status_code == 200, response.text
-    return [r["source_id"] for r in response.json()["results"]]
-
-
-def kb_counts(client: httpx.Client) -> tuple[int, int]:
-    detail = client.get(f"/admin/kbs/{KB}", headers=AUTH).json()
-    return detail["documents"], detail["chunks"]
 
 
 def test_reindex_through_the_api_reports_progress_and_swaps_at_the_end(
