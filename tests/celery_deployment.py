@@ -3,14 +3,17 @@ deployment the worker tests drive through the admin API."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
+from bot.api.app import create_app
 from bot.settings import Settings
-from tests.admin_client import ADMIN_KEY, AUTH
+from tests.admin_client import ADMIN_KEY, AUTH, wait_job
 from tests.celery_worker import CeleryWorker
+from tests.live_server import serve
 from tests.redis_fixtures import RedisServer
 
 KB = "acme"
@@ -74,3 +77,20 @@ def hits(client: httpx.Client, word: str) -> list[str]:
 def kb_counts(client: httpx.Client) -> tuple[int, int]:
     detail = client.get(f"/admin/kbs/{KB}", headers=AUTH).json()
     return detail["documents"], detail["chunks"]
+
+
+@contextmanager
+def api_client(deployment: Deployment, documents: int) -> Iterator[httpx.Client]:
+    """The API host, serving; the KB created, its source registered and ingested by the worker."""
+    with (
+        serve(create_app(deployment.settings())) as url,
+        httpx.Client(base_url=url, timeout=60) as c,
+    ):
+        created = c.post("/admin/kbs", json={"kb": KB}, headers=AUTH)
+        assert created.status_code == 201, created.text
+        registered = c.put(f"/admin/kbs/{KB}/source", json={"path": KB}, headers=AUTH)
+        assert registered.status_code == 202, registered.text
+        first = wait_job(c, registered.json()["job"]["id"])
+        assert first["state"] == "succeeded", (first, deployment.worker.log()[-3000:])
+        assert first["result"]["new"] == documents
+        yield c

@@ -13,11 +13,17 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.api.app import create_app
 from tests.admin_client import AUTH, wait_job
-from tests.celery_deployment import DOCUMENTS, KB, VISIBILITY_TIMEOUT_S, Deployment, hits, kb_counts
+from tests.celery_deployment import (
+    DOCUMENTS,
+    KB,
+    VISIBILITY_TIMEOUT_S,
+    Deployment,
+    api_client,
+    hits,
+    kb_counts,
+)
 from tests.kb_corpus import write_corpus
-from tests.live_server import serve
 from tests.redis_fixtures import RedisServer
 
 pytestmark = [pytest.mark.celery, pytest.mark.redis, pytest.mark.model]
@@ -39,17 +45,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
 
 @pytest.fixture(scope="module")
 def client(deployment: Deployment) -> Iterator[httpx.Client]:
-    with (
-        serve(create_app(deployment.settings())) as url,
-        httpx.Client(base_url=url, timeout=60) as c,
-    ):
-        created = c.post("/admin/kbs", json={"kb": KB}, headers=AUTH)
-        assert created.status_code == 201, created.text
-        registered = c.put(f"/admin/kbs/{KB}/source", json={"path": KB}, headers=AUTH)
-        assert registered.status_code == 202, registered.text
-        first = wait_job(c, registered.json()["job"]["id"])
-        assert first["state"] == "succeeded", (first, deployment.worker.log()[-3000:])
-        assert first["result"]["new"] == DOCUMENTS
+    with api_client(deployment, DOCUMENTS) as c:
         yield c
 
 

@@ -16,12 +16,10 @@ import httpx
 import pytest
 from elasticsearch import Elasticsearch
 
-from bot.api.app import create_app
-from tests.admin_client import AUTH, wait_job
-from tests.celery_deployment import KB, Deployment, hits, kb_counts
+from tests.admin_client import AUTH
+from tests.celery_deployment import KB, Deployment, api_client, hits, kb_counts
 from tests.es_fixtures import elasticsearch_url  # noqa: F401 - fixture
 from tests.kb_corpus import write_corpus
-from tests.live_server import serve
 from tests.redis_fixtures import RedisServer
 
 pytestmark = [pytest.mark.celery, pytest.mark.redis, pytest.mark.elasticsearch, pytest.mark.model]
@@ -73,16 +71,7 @@ def deployment(
 
 @pytest.fixture(scope="module")
 def client(deployment: EsDeployment) -> Iterator[httpx.Client]:
-    with (
-        serve(create_app(deployment.settings())) as url,
-        httpx.Client(base_url=url, timeout=60) as c,
-    ):
-        assert c.post("/admin/kbs", json={"kb": KB}, headers=AUTH).status_code == 201
-        registered = c.put(f"/admin/kbs/{KB}/source", json={"path": KB}, headers=AUTH)
-        assert registered.status_code == 202, registered.text
-        first = wait_job(c, registered.json()["job"]["id"])
-        assert first["state"] == "succeeded", (first, deployment.worker.log()[-3000:])
-        assert first["result"]["new"] == DOCUMENTS
+    with api_client(deployment, DOCUMENTS) as c:
         yield c
 
 

@@ -96,7 +96,7 @@ def counting(embedder: SentenceTransformerEmbedder) -> CountingEmbedder:
 
 
 def make_ingestor(
-    backend: EmbeddedSearch, embedder: CountingEmbedder, **options: object
+    backend: EmbeddedSearch, embedder: SentenceTransformerEmbedder, **options: object
 ) -> Ingestor:
     chunker = Chunker(embedder, target_tokens=256, max_tokens=320, overlap=0.15)
     return Ingestor(backend, embedder, chunker, **options)  # type: ignore[arg-type]

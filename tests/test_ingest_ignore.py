@@ -21,12 +21,11 @@ from bot.embedding.sentence_transformer import SentenceTransformerEmbedder
 from bot.errors import IngestionError
 from bot.jobs.work import report_result
 from bot.retrieval.embedded_search import EmbeddedSearch
-from ingestion.chunking import Chunker
 from ingestion.collect import Collection, collect_documents
 from ingestion.ignore import IGNORE_FILE, IgnoreRules, source_rules
-from ingestion.ingest import Ingestor
 from ingestion.parsing import DocumentParser
 from ingestion.sources import open_source
+from tests.test_ingest import make_ingestor, top_source
 
 KB = "acme"
 
@@ -225,18 +224,6 @@ async def backend(tmp_path: Path) -> AsyncIterator[EmbeddedSearch]:
     search = EmbeddedSearch(tmp_path / "data")
     yield search
     await search.close()
-
-
-def make_ingestor(
-    backend: EmbeddedSearch, embedder: SentenceTransformerEmbedder, ignore: list[str] | None = None
-) -> Ingestor:
-    chunker = Chunker(embedder, target_tokens=256, max_tokens=320, overlap=0.15)
-    return Ingestor(backend, embedder, chunker, ignore=ignore or ())
-
-
-async def top_source(backend: EmbeddedSearch, query: str) -> str | None:
-    hits = await backend.bm25(KB, query, 3)
-    return hits[0].chunk.source_id if hits else None
 
 
 async def test_a_document_that_becomes_ignored_is_removed_and_counted(

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
+from bot.batching import length_sorted_batches, pad_batch
 from bot.domain import Vector
 from bot.errors import ConfigurationError
 from bot.precision import ResolvedPrecision
@@ -66,7 +67,7 @@ class OpenVinoSentenceEncoder:
         hf_model = hf_model or cast("torch.nn.Module", transformer.auto_model)
         tokenizer = st_model.tokenizer
         max_length = int(st_model.max_seq_length or tokenizer.model_max_length)
-        sample = _pad(dict(tokenizer(["warm up", "a"])), [0, 1], tokenizer.pad_token_id or 0)
+        sample = pad_batch(dict(tokenizer(["warm up", "a"])), [0, 1], tokenizer.pad_token_id or 0)
         model = OpenVinoModel.convert(hf_model, precision, sample)
         return cls(model, tokenizer, pooling, max_length, batch_size=batch_size)
 
@@ -79,7 +80,7 @@ class OpenVinoSentenceEncoder:
         sentences = np.empty((len(texts), 0), dtype=np.float32)
         tokens: list[Vector] = [np.empty(0, dtype=np.float32)] * len(texts) if with_tokens else []
         for batch in self._batches(lengths):
-            hidden = self._model.run(_pad(features, batch, pad_id))  # (rows, width, dim)
+            hidden = self._model.run(pad_batch(features, batch, pad_id))  # (rows, width, dim)
             if sentences.shape[1] == 0:
                 sentences = np.empty((len(texts), hidden.shape[2]), dtype=np.float32)
             mask = (
@@ -102,20 +103,9 @@ class OpenVinoSentenceEncoder:
         return (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
 
     def _batches(self, lengths: Sequence[int]) -> list[list[int]]:
-        """Indices shortest first, each batch within the row cap and the padded-token budget."""
-        batches: list[list[int]] = []
-        current: list[int] = []
-        for index in np.argsort(np.asarray(lengths), kind="stable").tolist():
-            if current and (
-                len(current) >= self._batch_size
-                or (len(current) + 1) * lengths[index] > self._budget
-            ):
-                batches.append(current)
-                current = []
-            current.append(index)
-        if current:
-            batches.append(current)
-        return batches
+        return length_sorted_batches(
+            lengths, max_rows=self._batch_size, max_padded_tokens=self._budget
+        )
 
 
 def _pooling_mode(pooling: Any) -> str:
@@ -125,15 +115,3 @@ def _pooling_mode(pooling: Any) -> str:
         return mode
     getter = getattr(pooling, "get_pooling_mode_str", None)
     return str(getter()) if getter is not None else "unknown"
-
-
-def _pad(features: dict[str, Any], batch: list[int], pad_id: int) -> dict[str, np.ndarray]:
-    width = max(len(features["input_ids"][i]) for i in batch)
-    arrays = {}
-    for key, rows in features.items():
-        array = np.full((len(batch), width), pad_id if key == "input_ids" else 0, dtype=np.int64)
-        for row, index in enumerate(batch):
-            values = rows[index]
-            array[row, : len(values)] = values
-        arrays[key] = array
-    return arrays

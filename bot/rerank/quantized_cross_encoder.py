@@ -19,10 +19,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from bot.batching import length_sorted_batches, pad_batch
 from bot.domain import Chunk
 from bot.errors import ConfigurationError, RerankError
 from bot.precision import Precision, ResolvedPrecision, resolve_precision
@@ -104,20 +105,9 @@ class QuantizedCrossEncoderReranker:
 
     def _batches(self, lengths: Sequence[int]) -> list[list[int]]:
         """Pair indices grouped shortest first; each batch within both size bounds."""
-        budget = self.max_batch_tokens
-        batches: list[list[int]] = []
-        current: list[int] = []
-        for index in np.argsort(np.asarray(lengths), kind="stable").tolist():
-            longest = lengths[index]  # ascending order: the newest is the longest
-            if current and (
-                len(current) >= self.batch_size or (len(current) + 1) * longest > budget
-            ):
-                batches.append(current)
-                current = []
-            current.append(index)
-        if current:
-            batches.append(current)
-        return batches
+        return length_sorted_batches(
+            lengths, max_rows=self.batch_size, max_padded_tokens=self.max_batch_tokens
+        )
 
     def _load(self) -> _LoadedModel:
         with self._load_lock:
@@ -213,22 +203,9 @@ class _LoadedModel:
         logits = np.empty(len(texts), dtype=np.float32)
         pad_id = self.tokenizer.pad_token_id or 0
         for batch in batches(lengths):
-            logits[batch] = self.runtime.logits(_padded(features, batch, pad_id))
+            logits[batch] = self.runtime.logits(pad_batch(features, batch, pad_id))
         if self.activation is None:
             return logits
         import torch
 
         return self.activation(torch.from_numpy(logits)).numpy()
-
-
-def _padded(features: dict[str, list[Any]], batch: list[int], pad_id: int) -> dict[str, np.ndarray]:
-    """Right-pad one batch into int64 arrays (padding id for input_ids, 0 elsewhere)."""
-    width = max(len(features["input_ids"][i]) for i in batch)
-    arrays = {}
-    for key, rows in features.items():
-        array = np.full((len(batch), width), pad_id if key == "input_ids" else 0, dtype=np.int64)
-        for row, index in enumerate(batch):
-            values = rows[index]
-            array[row, : len(values)] = values
-        arrays[key] = array
-    return arrays
