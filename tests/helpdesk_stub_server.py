@@ -8,7 +8,9 @@
   shared secret, computed here independently of the code under test.
 
 It also signs requests the way Zendesk documents it (`zendesk_headers`), so tests can
-deliver webhooks exactly as Zendesk would: base64(HMAC-SHA256(secret, timestamp + body)).
+deliver webhooks exactly as Zendesk would: base64(HMAC-SHA256(secret, timestamp + body)),
+with event payloads (`ticket_created`, `comment_added`) or the documented trigger body
+rendered (`trigger_body`).
 It can serve a static HTML page too (`pages`), to host the widget on a second origin.
 """
 
@@ -198,17 +200,24 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 # --- playing Zendesk's side of the webhook -------------------------------------------------
-def zendesk_headers(secret: str, body: bytes, timestamp: str | None = None) -> dict[str, str]:
-    """What Zendesk sends: X-Zendesk-Webhook-Signature = base64(HMAC-SHA256(ts + body))."""
+def zendesk_headers(
+    secret: str, body: bytes, timestamp: str | None = None, *, account_id: int | None = None
+) -> dict[str, str]:
+    """What Zendesk sends: X-Zendesk-Webhook-Signature = base64(HMAC-SHA256(ts + body)),
+    and the account in X-Zendesk-Account-Id (omitted here when `account_id` is None)."""
     timestamp = timestamp or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     digest = hmac.new(secret.encode(), timestamp.encode() + body, hashlib.sha256).digest()
-    return {
+    headers = {
         "Content-Type": "application/json",
         "User-Agent": "Zendesk Webhook",
         "X-Zendesk-Webhook-Id": "01GK8E6BKWMJZD2T8Y5AXJQMG5",
+        "X-Zendesk-Webhook-Invocation-Id": "8350205582",
         "X-Zendesk-Webhook-Signature": base64.b64encode(digest).decode(),
         "X-Zendesk-Webhook-Signature-Timestamp": timestamp,
     }
+    if account_id is not None:
+        headers["X-Zendesk-Account-Id"] = str(account_id)
+    return headers
 
 
 def supportbot_headers(secret: str, body: bytes, timestamp: int | None = None) -> dict[str, str]:
@@ -263,3 +272,39 @@ def comment_added(
         }
     }
     return event
+
+
+def trigger_body(
+    ticket_id: int,
+    comment: str,
+    *,
+    role: str = "End-user",
+    subject: str = "(subject)",
+    created: bool = False,
+    updated_at: str | None = None,
+) -> dict[str, str]:
+    """The documented trigger body as Zendesk renders it: every placeholder a string.
+
+    `created` makes it the ticket's creation (created_at equal to updated_at)."""
+    updated = updated_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%MZ")
+    return {
+        "ticket_id": str(ticket_id),
+        "subject": subject,
+        "comment": comment,
+        "current_user_role": role,
+        "created_at": updated if created else "2024-01-02T03:04Z",
+        "updated_at": updated,
+    }
+
+
+def assert_one_internal_note_with_sources(
+    stub: HelpdeskStubServer, ticket_id: int, token: str, source: str = "reset-password"
+) -> None:
+    """The one ticket update the bot made: an internal note citing `source`, as the bot."""
+    [update] = stub.ticket_updates()
+    assert update.path == f"/api/v2/tickets/{ticket_id}.json"
+    assert update.basic_auth() == ("bot@acme.example/token", token)
+    comment = update.json["ticket"]["comment"]
+    assert comment["public"] is False
+    assert comment["body"].startswith("Suggested answer from supportbot (internal note")
+    assert "Sources:" in comment["body"] and source in comment["body"]

@@ -22,6 +22,7 @@ from bot.helpdesk.handoff import asks_for_person
 from bot.helpdesk.idempotency import InMemoryIdempotencyStore, RedisIdempotencyStore
 from tests.helpdesk_stub_server import (
     HelpdeskStubServer,
+    assert_one_internal_note_with_sources,
     comment_added,
     supportbot_headers,
     ticket_created,
@@ -124,13 +125,7 @@ def test_ticket_created_gets_an_internal_note_with_sources(
         "ticket_id": 501,
         "public": False,
     }
-    [update] = stub.ticket_updates()
-    assert update.path == "/api/v2/tickets/501.json"
-    assert update.basic_auth() == ("bot@acme.example/token", ZENDESK_TOKEN)
-    comment = update.json["ticket"]["comment"]
-    assert comment["public"] is False
-    assert comment["body"].startswith("Suggested answer from supportbot (internal note")
-    assert "Sources:" in comment["body"] and "reset-password" in comment["body"]
+    assert_one_internal_note_with_sources(stub, 501, ZENDESK_TOKEN)
 
 
 def test_confident_answer_is_a_public_reply_only_where_enabled(

@@ -15,10 +15,11 @@ Agent comments, internal notes (ours included) and every other event type are ig
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from bot.helpdesk.zendesk_flow import TicketQuestion
 
 TICKET_CREATED = "zen:event-type:ticket.created"
 COMMENT_ADDED = "zen:event-type:ticket.comment_added"
@@ -36,12 +37,6 @@ class ZendeskEvent(BaseModel):
     event: dict[str, Any] = Field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class TicketQuestion:
-    ticket_id: int
-    question: str
-
-
 def ticket_question(event: ZendeskEvent) -> TicketQuestion | None:
     """What the customer asked, or None when the event needs no answer."""
     ticket_id = _ticket_id(event)
@@ -53,14 +48,14 @@ def ticket_question(event: ZendeskEvent) -> TicketQuestion | None:
         if description.startswith(subject):
             subject = ""
         question = "\n\n".join(part for part in (subject, description) if part)
-        return TicketQuestion(ticket_id, question) if question else None
+        return TicketQuestion(ticket_id, question, event.id) if question else None
     if event.type == COMMENT_ADDED:
         comment = event.event.get("comment") or {}
         author = comment.get("author") or {}
         if not comment.get("is_public", False) or author.get("is_staff", True):
             return None
         body = str(comment.get("body") or "").strip()
-        return TicketQuestion(ticket_id, body) if body else None
+        return TicketQuestion(ticket_id, body, event.id) if body else None
     return None
 
 

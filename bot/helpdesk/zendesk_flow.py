@@ -1,6 +1,8 @@
-"""ZendeskResponder: answer a ticket event from the account's KB and post it on the ticket.
+"""ZendeskResponder: answer a ticket's question from the account's KB and post it on the ticket.
 
-Each event is handled once: its id is claimed in the idempotency store before anything
+Both Zendesk webhook shapes end here as a `TicketQuestion`: event subscriptions
+(bot.helpdesk.zendesk_events) and trigger/automation bodies (bot.helpdesk.zendesk_triggers).
+Each delivery is handled once: its id is claimed in the idempotency store before anything
 is posted, kept after success, and released after a failure (so Zendesk's retry can try
 again). The answer goes out as an internal note unless the account allows public replies
 and the answer is confident: not declined, citing passages, and with a best rerank score
@@ -20,7 +22,6 @@ from bot.helpdesk.idempotency import IdempotencyStore
 from bot.helpdesk.render import answer_with_sources, best_rerank_score
 from bot.helpdesk.turns import ConversationTurns, TurnOutcome
 from bot.helpdesk.zendesk import ZendeskClient
-from bot.helpdesk.zendesk_events import ZendeskEvent, ticket_question
 from bot.security.integrations import ZendeskAccount
 
 log = logging.getLogger(__name__)
@@ -33,8 +34,17 @@ REASON_TEXT = {
 
 
 @dataclass(frozen=True, slots=True)
+class TicketQuestion:
+    """What the customer asked on a ticket, and the delivery's id (the idempotency key)."""
+
+    ticket_id: int
+    question: str
+    delivery_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class ZendeskOutcome:
-    status: Literal["posted", "ignored", "duplicate"]
+    status: Literal["posted", "duplicate"]
     ticket_id: int | None = None
     public: bool = False
     mode: str | None = None
@@ -57,13 +67,10 @@ class ZendeskResponder:
         self._retention_s = retention_s
         self._max_chars = max_question_chars
 
-    async def handle(self, account: ZendeskAccount, event: ZendeskEvent) -> ZendeskOutcome:
-        asked = ticket_question(event)
-        if asked is None:
-            return ZendeskOutcome("ignored")
-        key = f"zendesk:{account.account_id}:{event.id}"
+    async def answer(self, account: ZendeskAccount, asked: TicketQuestion) -> ZendeskOutcome:
+        key = f"zendesk:{account.account_id}:{asked.delivery_id}"
         if not await self._idempotency.claim(key):
-            log.info("zendesk event %s already handled; not posting again", event.id)
+            log.info("zendesk delivery %s already handled; not posting again", asked.delivery_id)
             return ZendeskOutcome("duplicate", asked.ticket_id)
         try:
             outcome = await self._turns.take(

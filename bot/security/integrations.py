@@ -6,7 +6,7 @@ the secret itself), so they live with the other secrets in the environment, as
 
     SUPPORTBOT_ZENDESK_ACCOUNTS='[{"account_id": 123, "kb": "acme",
         "base_url": "https://acme.zendesk.com", "email": "bot@acme.com",
-        "api_token": "...", "webhook_secret": "..."}]'
+        "api_token": "...", "webhook_secret": "...", "trigger_webhook_secret": "..."}]'
     SUPPORTBOT_GENERIC_WEBHOOKS='[{"name": "crm", "kb": "acme", "secret": "...",
         "callback_url_prefixes": ["https://crm.acme.com/hooks/"]}]'
 """
@@ -21,7 +21,10 @@ class ZendeskAccount(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    account_id: int = Field(description="Zendesk's numeric account id (in every webhook event).")
+    account_id: int = Field(
+        description="Zendesk's numeric account id (in every event, and in the "
+        "X-Zendesk-Account-Id header of every webhook request)."
+    )
     kb: str
     base_url: str = Field(description="https://<subdomain>.zendesk.com (no trailing path).")
     email: str = Field(
@@ -29,12 +32,22 @@ class ZendeskAccount(BaseModel):
     )
     api_token: SecretStr
     webhook_secret: SecretStr = Field(description="The webhook's signing secret in Zendesk.")
+    trigger_webhook_secret: SecretStr | None = Field(
+        None,
+        description="Signing secret of the webhook connected to triggers/automations (Zendesk "
+        "won't connect an event-subscribed webhook to a trigger, so it is a second webhook). "
+        "Unset: webhook_secret.",
+    )
     public_replies: bool = Field(
         False, description="Allow public replies at all; otherwise every answer is a private note."
     )
     public_reply_min_score: float = Field(
         0.6, description="Best rerank score needed before an answer goes out as a public reply."
     )
+
+    def trigger_secret(self) -> str:
+        secret = self.trigger_webhook_secret or self.webhook_secret
+        return secret.get_secret_value()
 
 
 class GenericWebhook(BaseModel):

@@ -1,7 +1,8 @@
-"""Helpdesk webhooks: Zendesk ticket events, and the generic signed JSON contract.
+"""Helpdesk webhooks: Zendesk ticket events and triggers, and the generic signed JSON contract.
 
-Both verify an HMAC signature over the raw body before parsing anything, and reject
-stale timestamps. Contracts: bot.helpdesk.zendesk_events, bot.api.webhook_schemas.
+All verify an HMAC signature over the raw body before parsing anything, and reject stale
+timestamps. Contracts: bot.helpdesk.zendesk_events (event subscriptions),
+bot.helpdesk.zendesk_triggers (the body admins paste into a trigger), bot.api.webhook_schemas.
 """
 
 from __future__ import annotations
@@ -26,8 +27,14 @@ from bot.helpdesk.generic import (
     check_callback_url,
     deliver_callback,
 )
-from bot.helpdesk.zendesk_events import ZendeskEvent
-from bot.security.integrations import GenericWebhook, zendesk_account
+from bot.helpdesk.zendesk_events import ZendeskEvent, ticket_question
+from bot.helpdesk.zendesk_triggers import (
+    ACCOUNT_HEADER,
+    ignore_reason,
+    parse_trigger,
+    trigger_question,
+)
+from bot.security.integrations import GenericWebhook, ZendeskAccount, zendesk_account
 from bot.security.signing import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -69,8 +76,34 @@ async def zendesk(request: Request, edge: EdgeDep, settings: SettingsDep) -> Acc
         request.headers.get(ZENDESK_TIMESTAMP),
         max_skew_s=settings.webhook_max_skew_s,
     )
-    event = _parse(ZendeskEvent, body)
-    outcome = await edge.zendesk.handle(account, event)
+    asked = ticket_question(_parse(ZendeskEvent, body))
+    if asked is None:
+        return Accepted(status="ignored")
+    outcome = await edge.zendesk.answer(account, asked)
+    return Accepted(status=outcome.status, ticket_id=outcome.ticket_id, public=outcome.public)
+
+
+@router.post(
+    "/zendesk/trigger",
+    response_model=Accepted,
+    responses={**ERRORS, 400: {"model": ErrorResponse}},
+    summary="Zendesk trigger/automation webhook (the documented body): answer the ticket",
+)
+async def zendesk_trigger(request: Request, edge: EdgeDep, settings: SettingsDep) -> Accepted:
+    body = await request.body()
+    account = _trigger_account(settings, request.headers.get(ACCOUNT_HEADER))
+    verify_zendesk(
+        account.trigger_secret(),
+        body,
+        request.headers.get(ZENDESK_SIGNATURE),
+        request.headers.get(ZENDESK_TIMESTAMP),
+        max_skew_s=settings.webhook_max_skew_s,
+    )
+    payload = parse_trigger(body)
+    reason = ignore_reason(payload)
+    if reason is not None:
+        return Accepted(status="ignored", detail=reason, ticket_id=payload.ticket_id)
+    outcome = await edge.zendesk.answer(account, trigger_question(payload))
     return Accepted(status=outcome.status, ticket_id=outcome.ticket_id, public=outcome.public)
 
 
@@ -168,7 +201,27 @@ def _peek_account_id(body: bytes) -> int:
         value = json.loads(body).get("account_id")
         return int(value)
     except (ValueError, TypeError, AttributeError) as exc:
-        raise InvalidRequest("the body is not a Zendesk event (no numeric account_id)") from exc
+        raise InvalidRequest(
+            "the body is not a Zendesk event (no numeric account_id); webhooks connected to "
+            "a trigger or automation go to POST /v1/webhooks/zendesk/trigger"
+        ) from exc
+
+
+def _trigger_account(settings: Settings, header: str | None) -> ZendeskAccount:
+    """Trigger bodies are the admin's; the account comes from Zendesk's own header."""
+    if not header or not header.strip().isdigit():
+        raise Unauthorized(
+            f"{ACCOUNT_HEADER} header is missing or not a number; Zendesk sends it with "
+            "every webhook request",
+            "unknown_integration",
+        )
+    account = zendesk_account(settings.zendesk_accounts, int(header))
+    if account is None:
+        raise Unauthorized(
+            f"Zendesk account {header.strip()} is not configured (SUPPORTBOT_ZENDESK_ACCOUNTS)",
+            "unknown_integration",
+        )
+    return account
 
 
 def _parse(model: type[M], body: bytes) -> M:
