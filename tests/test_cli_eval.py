@@ -38,6 +38,8 @@ def test_eval_reports_every_pipeline_and_the_threshold_in_force(
         assert f"│ {pipeline} │" in output
     assert "hybrid+rerank: declined" in output and "unanswerable queries" in output
     assert "no-answer threshold: 0.4 (calibrated default) for late-interaction:" in output
+    assert "hybrid+rerank: suggested SUPPORTBOT_ANSWERABLE_THRESHOLD=" in output
+    assert "unanswerable)" in output
 
     output = run_eval(data_dir, monkeypatch, SUPPORTBOT_ANSWERABLE_THRESHOLD="0.55")
     assert "no-answer threshold: 0.55 (SUPPORTBOT_ANSWERABLE_THRESHOLD)" in output

@@ -88,6 +88,18 @@ def eval_table(console: Console, reports: Sequence[PipelineReport]) -> None:
                 f"{r.unanswerable_queries} unanswerable queries; "
                 f"false declines {r.false_decline_rate or 0:.0%} of {r.queries} answerable"
             )
+        if (suggestion := r.suggested_threshold) is not None:
+            caught = (
+                f"; it would decline {suggestion.declines} of {suggestion.unanswerable} "
+                "unanswerable"
+                if suggestion.unanswerable
+                else "; add questions with no relevant document to see what it catches"
+            )
+            console.print(
+                f"{r.name}: suggested SUPPORTBOT_ANSWERABLE_THRESHOLD={suggestion.threshold:.4g} "
+                f"(the highest with ≤ 5% false declines: {suggestion.false_declines} of "
+                f"{suggestion.answerable}{caught})"
+            )
         if r.reranked_fraction is not None and r.reranked_fraction < 1:
             console.print(f"[yellow]{r.name}: reranked only {r.reranked_fraction:.0%}[/yellow]")
 

@@ -8,8 +8,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from bot.answer import SearchOutcome
 from bot.errors import InvalidRequest
 from bot.evaluation import metrics
+from bot.evaluation.threshold import ThresholdSuggestion, suggest_threshold
 from bot.pipeline import SupportPipeline
 from bot.retrieval.hybrid import RetrievalMode
 
@@ -51,6 +53,8 @@ class PipelineReport:
     decline_rate_unanswerable: float | None = None
     false_decline_rate: float | None = None
     unanswerable_queries: int = 0
+    suggested_threshold: ThresholdSuggestion | None = None
+    """Reranked pipelines: the highest threshold with ≤ 5% false declines on these questions."""
     per_query: dict[str, float] = field(default_factory=dict)
 
 
@@ -87,6 +91,8 @@ async def evaluate(
         reranked = 0
         declined_answerable = 0
         ndcg_by_query: dict[str, float] = {}
+        best_answerable: list[float] = []
+        best_unanswerable: list[float] = []
         for query in answerable:
             started = time.perf_counter()
             outcome = await pipeline.search(
@@ -95,6 +101,8 @@ async def evaluate(
             latencies.append((time.perf_counter() - started) * 1000)
             reranked += outcome.reranked
             declined_answerable += not outcome.answerable
+            if spec.rerank and (best := best_rerank_score(outcome)) is not None:
+                best_answerable.append(best)
             ranking = metrics.document_ranking(c.chunk.source_id for c in outcome.results)
             flags = metrics.relevant_flags(ranking, query.relevant)
             n_rel = len(query.relevant)
@@ -110,6 +118,8 @@ async def evaluate(
         for query in unanswerable:
             outcome = await pipeline.search(kb, query.query, mode=spec.mode, rerank=spec.rerank)
             declined += not outcome.answerable
+            if spec.rerank and (best := best_rerank_score(outcome)) is not None:
+                best_unanswerable.append(best)
             if on_query:
                 on_query()
         n = max(len(answerable), 1)
@@ -130,10 +140,18 @@ async def evaluate(
                 ),
                 false_decline_rate=declined_answerable / n if spec.rerank else None,
                 unanswerable_queries=len(unanswerable),
+                suggested_threshold=suggest_threshold(best_answerable, best_unanswerable),
                 per_query=ndcg_by_query,
             )
         )
     return reports
+
+
+def best_rerank_score(outcome: SearchOutcome) -> float | None:
+    """The top result's rerank score, when the reranker ran."""
+    if not outcome.reranked or not outcome.results:
+        return None
+    return outcome.results[0].rerank_score
 
 
 def reports_to_json(reports: Sequence[PipelineReport]) -> str:
