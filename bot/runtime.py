@@ -2,7 +2,7 @@
 
 OpenVINO is the fast path on CPUs: its CPU plugin fuses attention, layer norm and GELU
 and, at bf16, runs matrix products on AMX. On a 2-core Sapphire Rapids it scores 50
-Zulip pairs with a MiniLM-L6 cross-encoder (max length 256) in ~0.33 s, against ~0.6 s
+Zulip pairs with a MiniLM-L6 cross-encoder (max length 256) in ~0.33 s, against ~0.7 s
 for torch bf16 and ~1.5 s for plain sentence-transformers fp32 (benchmarks/rerank.py).
 
 `OpenVinoModel` converts a Hugging Face torch module once (by tracing, a few seconds, in
