@@ -183,3 +183,14 @@ def test_auto_precision_follows_the_cpu() -> None:
 
     assert resolve_precision("auto", "cpu") == ("bf16" if cpu_has_native_bf16() else "fp32")
     assert resolve_precision("auto", "cuda") == "fp32"
+
+
+def test_auto_choices_follow_a_gpu_found_at_load_time() -> None:
+    """Constructed without a device on a CUDA host: `auto` must mean torch fp32 there."""
+    reranker = QuantizedCrossEncoderReranker("some/model")
+    reranker._settle_for("cuda")
+    assert (reranker.runtime, reranker.precision) == ("torch", "fp32")
+    assert reranker.name == "cross-encoder:some/model:256"
+    pinned = QuantizedCrossEncoderReranker("some/model", precision="bf16", runtime="torch")
+    pinned._settle_for("cuda")
+    assert (pinned.runtime, pinned.precision) == ("torch", "bf16")

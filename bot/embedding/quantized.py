@@ -48,6 +48,7 @@ class ReducedPrecisionEmbedder(SentenceTransformerEmbedder):
         self.precision: ResolvedPrecision = resolve_precision(precision, device or "cpu")
         self.runtime: ResolvedRuntime = resolve_runtime(runtime, device or "cpu", self.precision)
         self._requested_runtime = runtime
+        self._requested_precision = precision
         self._converted = False
         self._openvino: OpenVinoSentenceEncoder | None = None
         self._recent = RecentQueries()
@@ -56,6 +57,12 @@ class ReducedPrecisionEmbedder(SentenceTransformerEmbedder):
         model = super()._load()
         with self._lock:
             if not self._converted:
+                on_cpu = str(model.device).startswith("cpu")
+                if not on_cpu:  # a GPU found at load time: `auto` means torch there, fp32
+                    if self._requested_runtime == "auto":
+                        self.runtime = "torch"
+                    if self._requested_precision == "auto":
+                        self.precision = resolve_precision("auto", str(model.device))
                 if self.runtime == "openvino":
                     self._openvino = self._to_openvino(model)
                 if self._openvino is None:

@@ -68,6 +68,7 @@ class QuantizedCrossEncoderReranker:
         self.precision: ResolvedPrecision = resolve_precision(precision, device or "cpu")
         self.runtime: ResolvedRuntime = resolve_runtime(runtime, device or "cpu", self.precision)
         self._requested_runtime = runtime
+        self._requested_precision = precision
         self.name = self._name()
         self._loaded: _LoadedModel | None = None
         self._load_lock = threading.Lock()
@@ -113,6 +114,7 @@ class QuantizedCrossEncoderReranker:
         with self._load_lock:
             if self._loaded is None:
                 device = self._device or default_device()
+                self._settle_for(device)
                 if self.precision == "int8" and device != "cpu":
                     raise ConfigurationError("int8 cross-encoder runs on CPU; set device='cpu'")
                 if device == "cpu":
@@ -128,6 +130,16 @@ class QuantizedCrossEncoderReranker:
                     self.precision,
                 )
             return self._loaded
+
+    def _settle_for(self, device: str) -> None:
+        """Re-resolve `auto` choices once the device is known (a GPU found at load time)."""
+        if device.startswith("cpu"):
+            return
+        if self._requested_precision == "auto":
+            self.precision = resolve_precision("auto", device)
+        if self._requested_runtime == "auto":
+            self.runtime = "torch"
+        self.name = self._name()
 
     def _pick_runtime(self) -> Callable[[torch.nn.Module, dict[str, np.ndarray]], EncoderRuntime]:
         """The runtime builder; under `auto`, a model OpenVINO cannot convert runs in torch."""
