@@ -14,8 +14,6 @@ See `bot.precision`, `bot.runtime` and benchmarks/README.md.
 from __future__ import annotations
 
 import logging
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -23,6 +21,7 @@ import numpy as np
 
 from bot.domain import Vector
 from bot.embedding.openvino_encoder import OpenVinoSentenceEncoder
+from bot.embedding.recent_queries import RecentQueries
 from bot.embedding.sentence_transformer import SentenceTransformerEmbedder
 from bot.errors import ConfigurationError
 from bot.precision import Precision, ResolvedPrecision, apply_precision, resolve_precision
@@ -107,34 +106,3 @@ class ReducedPrecisionEmbedder(SentenceTransformerEmbedder):
         if len(texts) == 1:
             self._recent.put(texts[0], sentences, tokens)
         return sentences, tokens
-
-
-class RecentQueries:
-    """A small LRU of short texts' (sentence, token) vectors: the queries of recent requests.
-
-    Long texts are not kept (a chunk's token vectors weigh tens of KB); copies go out, so
-    callers may modify what they get."""
-
-    def __init__(self, max_entries: int = 256, max_tokens: int = 64) -> None:
-        self._entries: OrderedDict[str, tuple[Vector, Vector]] = OrderedDict()
-        self._max_entries = max_entries
-        self._max_tokens = max_tokens
-        self._lock = threading.Lock()
-
-    def get(self, text: str) -> tuple[Vector, list[Vector]] | None:
-        with self._lock:
-            entry = self._entries.get(text)
-            if entry is None:
-                return None
-            self._entries.move_to_end(text)
-        sentence, tokens = entry
-        return sentence.copy(), [tokens.copy()]
-
-    def put(self, text: str, sentences: Vector, tokens: list[Vector]) -> None:
-        if len(tokens) != 1 or len(tokens[0]) > self._max_tokens:
-            return
-        with self._lock:
-            self._entries[text] = (sentences.copy(), tokens[0].copy())
-            self._entries.move_to_end(text)
-            while len(self._entries) > self._max_entries:
-                self._entries.popitem(last=False)

@@ -16,6 +16,7 @@ Faithfulness and speed against plain sentence-transformers: benchmarks/rerank.py
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -120,7 +121,10 @@ class QuantizedCrossEncoderReranker:
                 if device == "cpu":
                     configure_torch_threads()
                 self._loaded = _LoadedModel.load(
-                    self.model_id, self.max_length, device, self.precision, self._pick_runtime()
+                    self.model_id,
+                    self.max_length,
+                    device,
+                    functools.partial(self._build_runtime, device=device),
                 )
                 logger.info(
                     "cross-encoder %s loaded on %s: %s at %s",
@@ -141,22 +145,19 @@ class QuantizedCrossEncoderReranker:
             self.runtime = "torch"
         self.name = self._name()
 
-    def _pick_runtime(self) -> Callable[[torch.nn.Module, dict[str, np.ndarray]], EncoderRuntime]:
-        """The runtime builder; under `auto`, a model OpenVINO cannot convert runs in torch."""
-
-        def build(model: torch.nn.Module, sample: dict[str, np.ndarray]) -> EncoderRuntime:
-            device = self._device or default_device()
-            try:
-                return load_runtime(self.runtime, model, self.precision, device, sample)
-            except ConfigurationError as exc:
-                if self.runtime != "openvino" or self._requested_runtime != "auto":
-                    raise
-                logger.warning("%s; running the cross-encoder in torch instead", exc.message)
-                self.runtime = "torch"
-                self.name = self._name()
-                return load_runtime("torch", model, self.precision, device, sample)
-
-        return build
+    def _build_runtime(
+        self, model: torch.nn.Module, sample: dict[str, np.ndarray], device: str
+    ) -> EncoderRuntime:
+        """The configured runtime; under `auto`, a model OpenVINO cannot convert runs in torch."""
+        try:
+            return load_runtime(self.runtime, model, self.precision, device, sample)
+        except ConfigurationError as exc:
+            if self.runtime != "openvino" or self._requested_runtime != "auto":
+                raise
+            logger.warning("%s; running the cross-encoder in torch instead", exc.message)
+            self.runtime = "torch"
+            self.name = self._name()
+            return load_runtime("torch", model, self.precision, device, sample)
 
 
 class _LoadedModel:
@@ -180,7 +181,6 @@ class _LoadedModel:
         model_id: str,
         max_length: int,
         device: str,
-        precision: ResolvedPrecision,
         build_runtime: Callable[[torch.nn.Module, dict[str, np.ndarray]], EncoderRuntime],
     ) -> _LoadedModel:
         from sentence_transformers import CrossEncoder
