@@ -9,18 +9,22 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
 .DEFAULT_GOAL := help
-.PHONY: help install run serve test test-fast lint fmt typecheck elasticsearch elasticsearch-stop clean
+.PHONY: help install lock run serve test test-fast lint fmt typecheck elasticsearch elasticsearch-stop clean
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: pyproject.toml
+# Installs exactly what uv.lock pins (the versions CI tested), never the newest of the day.
+$(VENV)/.installed: pyproject.toml uv.lock
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
-	@[ -x $(PY) ] || uv venv --quiet --python 3.11 $(VENV)
-	uv pip install --python $(PY) -e '.[test]'
+	UV_PROJECT_ENVIRONMENT=$(VENV) uv sync --frozen --extra test --python 3.11
 	@touch $@
 
-install: $(VENV)/.installed ## Create the virtualenv and install supportbot with test tools
+install: $(VENV)/.installed ## Create the virtualenv and install supportbot with test tools (from uv.lock)
+
+lock: ## Re-resolve uv.lock to the newest versions pyproject.toml allows (on purpose, then test)
+	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	uv lock --upgrade
 
 run: install ## Install, ingest the sample help center, serve on http://127.0.0.1:8000
 	$(BIN)/supportbot ingest examples/help-center --kb $(KB) --base-url https://help.lumennotes.example/articles
