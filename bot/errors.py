@@ -12,6 +12,11 @@
     ├── RetrievalError              search backend answered, but with an error
     │   └── EmbeddingModelMismatch  index built with another embedding model
     ├── IngestionError              a document could not be parsed or indexed
+    ├── SourceError                 a connected source could not be listed completely
+    │   ├── SourceAuthFailed        its credentials are missing, rejected or expired
+    │   ├── SourceUnavailable       down, timing out or 5xx after retries (try later)
+    │   │   └── SourceRateLimited   still 429 after retries; `retry_after_s`
+    │   └── ListingTooSmall         far fewer documents than last time (force to accept)
     ├── RerankError                 reranker failed (the pipeline degrades, never raises it)
     ├── GenerationError             LLM failed (the pipeline degrades, never raises it)
     ├── Unauthorized                missing/invalid API key or webhook signature (401)
@@ -80,6 +85,32 @@ class EmbeddingModelMismatch(RetrievalError):
 
 class IngestionError(SupportbotError):
     code = "ingestion_error"
+
+
+class SourceError(SupportbotError):
+    """A sync's listing is incomplete; the sync deletes nothing (see bot.sources.protocol)."""
+
+    code = "source_error"
+
+
+class SourceAuthFailed(SourceError):
+    code = "source_auth_failed"
+
+
+class SourceUnavailable(SourceError):
+    code = "source_unavailable"
+
+    def __init__(self, message: str, retry_after_s: int = 60) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class SourceRateLimited(SourceUnavailable):
+    code = "source_rate_limited"
+
+
+class ListingTooSmall(SourceError):
+    code = "listing_too_small"
 
 
 class RerankError(SupportbotError):
