@@ -19,6 +19,7 @@ from bot.domain import Candidate
 from bot.errors import GenerationError, InvalidRequest, KnowledgeBaseNotFound
 from bot.generation.citations import Citation, citations_for, cited_numbers
 from bot.generation.protocol import Generator, Turn
+from bot.observability.protocol import NO_OBSERVER, AnswerResult, DeclineReason, Observer
 from bot.rerank.stage import RerankStage
 from bot.retrieval.followup import CondensedQuery, QueryCondenser
 from bot.retrieval.hybrid import HybridRetriever, RetrievalMode
@@ -69,6 +70,7 @@ class SupportPipeline:
         fallback_generator: Generator,
         condenser: QueryCondenser,
         params: PipelineParams,
+        observer: Observer = NO_OBSERVER,
     ) -> None:
         self._backend = backend
         self._retriever = retriever
@@ -77,6 +79,7 @@ class SupportPipeline:
         self._fallback = fallback_generator
         self._condenser = condenser
         self._params = params
+        self._observer = observer
 
     @property
     def generator(self) -> Generator:
@@ -109,6 +112,7 @@ class SupportPipeline:
                 }
             )
         results = ranked[:top_k]
+        self._observer.stage_timings(timings)
         return SearchOutcome(
             kb=kb,
             query=query,
@@ -153,6 +157,9 @@ class SupportPipeline:
         search = await self.search(kb, condensed.query, top_k=self._params.final_k)
         if history:
             search.timings_ms["condense"] = round(condense_ms, 2)
+            self._observer.stage_timings({"condense": condense_ms})
+        if condensed.note:
+            self._observer.llm_error("condense")
         passages = search.results
         citations = citations_for(passages) if search.answerable else []
         yield AnswerStart(citations=citations, search=search)
@@ -167,12 +174,14 @@ class SupportPipeline:
 
         parts: list[str] = []
         generator = self._generator
+        generate_started = time.perf_counter()
         try:
             async for piece in generator.stream(question, passages, history):
                 parts.append(piece)
                 yield AnswerDelta(piece)
         except GenerationError as exc:
             log.warning("generation failed, answering extractively: %s", exc)
+            self._observer.llm_error(exc.code)
             degraded.append(f"language model unavailable: {exc.message}")
             if parts:
                 # Part of an answer already reached the user; say it is cut short.
@@ -184,6 +193,9 @@ class SupportPipeline:
                 parts.append(piece)
                 yield AnswerDelta(piece)
         text = "".join(parts)
+        generate_ms = (time.perf_counter() - generate_started) * 1000
+        search.timings_ms["generate"] = round(generate_ms, 2)
+        self._observer.stage_timings({"generate": generate_ms})
         yield self._final(text, generator.mode, citations, search, condensed, degraded, started)
 
     def _final(
@@ -198,6 +210,14 @@ class SupportPipeline:
     ) -> Answer:
         timings = dict(search.timings_ms)
         timings["total"] = round((time.perf_counter() - started) * 1000, 2)
+        result: AnswerResult = "answered"
+        decline: DeclineReason | None = None
+        if mode == "declined":
+            result = "declined"
+            decline = "below_threshold" if search.results else "no_results"
+        elif degraded:
+            result = "degraded"
+        self._observer.answer(mode, result, decline)
         return Answer(
             text=text,
             mode=mode,  # type: ignore[arg-type]

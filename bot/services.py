@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -28,6 +28,7 @@ from bot.helpdesk.turns import ConversationTurns
 from bot.helpdesk.zendesk_flow import ZendeskResponder
 from bot.jobs.protocol import JobRunner
 from bot.jobs.work import JobContext, run_job
+from bot.observability.protocol import NO_OBSERVER, Observer
 from bot.pipeline import PipelineParams, SupportPipeline
 from bot.rerank.circuit_breaker import CircuitBreaker
 from bot.rerank.model_source import unreachable_reason
@@ -42,6 +43,9 @@ from bot.sources.registry import SourceRegistry
 from bot.widget.feedback_store import JsonlFeedbackStore
 from ingestion.chunking import Chunker
 from ingestion.ingest import Ingestor
+
+if TYPE_CHECKING:
+    from bot.observability.prometheus import PrometheusMetrics
 
 log = logging.getLogger(__name__)
 
@@ -93,9 +97,13 @@ class Services:
     redis: Any = None
     """The shared redis.asyncio client when SUPPORTBOT_REDIS_URL is set; closed last."""
     redis_guard: RedisGuard | None = None
+    metrics: PrometheusMetrics | None = None
+    """Prometheus metrics for GET /metrics; None when SUPPORTBOT_METRICS_ENABLED=false."""
+    observer: Observer = NO_OBSERVER
+    """Where the pipeline, stages and jobs report (the metrics, when enabled)."""
 
     def job_context(self) -> JobContext:
-        return JobContext(self.backend, self.ingestor, self.sources)
+        return JobContext(self.backend, self.ingestor, self.sources, self.observer)
 
     async def readiness(self) -> dict[str, Any]:
         """State of every component; `ready` is false only when search cannot work."""
@@ -342,6 +350,16 @@ def build_condenser(settings: Settings) -> QueryCondenser:
     )
 
 
+def build_metrics(settings: Settings) -> PrometheusMetrics | None:
+    """Prometheus metrics on a registry of their own (so several apps in one test process
+    never clash), shared across worker processes when `metrics_multiproc_dir` is set."""
+    if not settings.metrics_enabled:
+        return None
+    from bot.observability.prometheus import PrometheusMetrics
+
+    return PrometheusMetrics(settings.metrics_multiproc_dir)
+
+
 def build_edge(
     settings: Settings,
     pipeline: SupportPipeline,
@@ -349,6 +367,7 @@ def build_edge(
     *,
     rate_limiter: RateLimiter | None = None,
     idempotency: IdempotencyStore | None = None,
+    observer: Observer = NO_OBSERVER,
 ) -> EdgeServices:
     """Keys, limits, feedback and helpdesk clients. Pass Redis-backed stores to share them
     between API processes; the defaults are in-process."""
@@ -360,8 +379,9 @@ def build_edge(
         settings.handoff_webhook_secret.get_secret_value()
         if settings.handoff_webhook_secret
         else None,
+        observer=observer,
     )
-    turns = ConversationTurns(pipeline, backend, handoff)
+    turns = ConversationTurns(pipeline, backend, handoff, observer)
     return EdgeServices(
         keystore=KeyStore(settings.keys_path),
         rate_limiter=rate_limiter or InMemoryRateLimiter(),
@@ -375,6 +395,7 @@ def build_edge(
             http,
             retention_s=settings.webhook_idempotency_ttl_s,
             max_question_chars=settings.max_query_chars,
+            observer=observer,
         ),
         http=http,
     )
@@ -383,6 +404,8 @@ def build_edge(
 def build_services(settings: Settings, *, warm: bool = True) -> Services:
     """Wire every component from settings. `warm` loads model weights now (seconds)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    metrics = build_metrics(settings)
+    observer: Observer = metrics if metrics is not None else NO_OBSERVER
     embedder = ReducedPrecisionEmbedder(
         settings.embedding_model,
         batch_size=settings.embedding_batch_size,
@@ -404,6 +427,7 @@ def build_services(settings: Settings, *, warm: bool = True) -> Services:
         # One worker: requests queue behind each other, and queued work whose deadline
         # has passed is skipped instead of piling up on a saturated CPU.
         executor=ThreadPoolExecutor(max_workers=1, thread_name_prefix="rerank"),
+        metrics=metrics,
     )
     generator, generator_state = build_generator(settings, warm=warm)
     retriever = HybridRetriever(backend, embedder, RetrievalParams.from_settings(settings))
@@ -418,6 +442,7 @@ def build_services(settings: Settings, *, warm: bool = True) -> Services:
             PipelineParams.from_settings(settings),
             answerable_threshold=settings.answerable_threshold_for(choice.kind),
         ),
+        observer,
     )
     ingestor = Ingestor(
         backend,
@@ -428,7 +453,7 @@ def build_services(settings: Settings, *, warm: bool = True) -> Services:
         ignore=settings.ingest_ignore,
     )
     sources = SourceRegistry(settings.data_dir / "sources.sqlite")
-    jobs = build_job_runner(settings, JobContext(backend, ingestor, sources))
+    jobs = build_job_runner(settings, JobContext(backend, ingestor, sources, observer))
     return Services(
         settings=settings,
         backend=backend,
@@ -444,6 +469,7 @@ def build_services(settings: Settings, *, warm: bool = True) -> Services:
             backend,
             rate_limiter=stores.rate_limiter,
             idempotency=stores.idempotency,
+            observer=observer,
         ),
         conversations=stores.conversations,
         sources=sources,
@@ -458,4 +484,6 @@ def build_services(settings: Settings, *, warm: bool = True) -> Services:
         },
         redis=stores.redis,
         redis_guard=stores.guard,
+        metrics=metrics,
+        observer=observer,
     )

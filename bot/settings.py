@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.security.integrations import GenericWebhook, ZendeskAccount
@@ -190,6 +190,30 @@ class Settings(BaseSettings):
     )
     handoff_webhook_secret: SecretStr | None = None
     outbound_timeout_s: float = Field(10.0, description="Zendesk API, callbacks, handoff.")
+
+    # --- observability (bot/observability) -----------------------------------------
+    metrics_enabled: bool = Field(True, description="Serve Prometheus metrics at GET /metrics.")
+    metrics_multiproc_dir: Path | None = Field(
+        None,
+        validation_alias=AliasChoices("PROMETHEUS_MULTIPROC_DIR", "metrics_multiproc_dir"),
+        description="Set (as PROMETHEUS_MULTIPROC_DIR, before start) when several worker "
+        "processes serve: they share metric files there and /metrics sums them.",
+    )
+    otlp_endpoint: str | None = Field(
+        None,
+        description="OTLP/HTTP collector base URL (e.g. http://127.0.0.1:4318); unset = no "
+        "tracing at all.",
+    )
+    otel_service_name: str = Field("supportbot", description="service.name on exported spans.")
+    request_log: bool = Field(
+        True, description="One JSON log line per request (logger supportbot.request)."
+    )
+    log_customer_text: bool = Field(
+        False, description="Put the customer's question in request log lines (off: privacy)."
+    )
+    insights_retention_s: int = Field(
+        90 * 24 * 3600, ge=3600, description="Keep question records for insights this long."
+    )
 
     def answerable_threshold_for(self, reranker_kind: str) -> float | None:
         """The no-answer threshold for the reranker actually in use (after any fallback)."""

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from bot import __doc__ as BOT_DOC
 from bot.api.errors import install_error_handlers
+from bot.api.request_observer import RequestObserverMiddleware
 from bot.api.routes import (
     admin,
     chat,
@@ -18,6 +19,7 @@ from bot.api.routes import (
     handoff,
     health,
     kbs,
+    metrics,
     openai_compat,
     search,
     webhooks,
@@ -56,7 +58,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     install_error_handlers(app)
     install_security(app)
-    for module in (health, search, chat, kbs, admin):
+    app.add_middleware(RequestObserverMiddleware)  # outermost: sees every answer
+    for module in (health, metrics, search, chat, kbs, admin):
         app.include_router(module.router)
     for module in (widget, feedback, handoff, webhooks, openai_compat):
         app.include_router(module.router)

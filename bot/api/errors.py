@@ -61,13 +61,16 @@ def status_for(exc: SupportbotError) -> int:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(SupportbotError)
-    async def _supportbot(_: Request, exc: SupportbotError) -> JSONResponse:
+    async def _supportbot(request: Request, exc: SupportbotError) -> JSONResponse:
         status = status_for(exc)
         headers = None
         if isinstance(exc, BackendUnavailable | RateLimited):
             headers = {"Retry-After": str(exc.retry_after_s)}
         if status >= 500:
             log.warning("request failed: %s: %s", exc.code, exc.message)
+        metrics = request.app.state.services.metrics
+        if metrics is not None and isinstance(exc, BackendUnavailable | RetrievalError):
+            metrics.backend_error(exc.code)
         return error_response(status, exc.code, exc.message, headers)
 
     @app.exception_handler(RequestValidationError)

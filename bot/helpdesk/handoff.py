@@ -26,6 +26,7 @@ from typing import Literal
 import httpx
 
 from bot.generation.protocol import Turn
+from bot.observability.protocol import NO_OBSERVER, Observer
 from bot.security.signing import signed_headers
 
 log = logging.getLogger(__name__)
@@ -83,8 +84,15 @@ class HandoffResult:
 
 class HandoffNotifier:
     def __init__(
-        self, http: httpx.AsyncClient, url: str | None, secret: str | None, *, attempts: int = 2
+        self,
+        http: httpx.AsyncClient,
+        url: str | None,
+        secret: str | None,
+        *,
+        attempts: int = 2,
+        observer: Observer = NO_OBSERVER,
     ) -> None:
+        self._observer = observer
         self._http = http
         self._url = url
         self._secret = secret
@@ -115,6 +123,7 @@ class HandoffNotifier:
                 if response.status_code < 500 and response.status_code != 429:
                     break
             log.warning("handoff webhook attempt %d failed: %s", attempt, detail)
+        self._observer.webhook_error("handoff")
         return HandoffResult(handoff_id, True, False, detail)
 
 

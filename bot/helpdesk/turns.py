@@ -24,6 +24,7 @@ from bot.helpdesk.handoff import (
     HandoffResult,
     asks_for_person,
 )
+from bot.observability.protocol import NO_OBSERVER, Observer
 from bot.pipeline import SupportPipeline
 from bot.retrieval.protocol import SearchBackend
 
@@ -48,11 +49,16 @@ TurnEvent = AnswerStart | AnswerDelta | TurnOutcome
 
 class ConversationTurns:
     def __init__(
-        self, pipeline: SupportPipeline, backend: SearchBackend, notifier: HandoffNotifier
+        self,
+        pipeline: SupportPipeline,
+        backend: SearchBackend,
+        notifier: HandoffNotifier,
+        observer: Observer = NO_OBSERVER,
     ) -> None:
         self._pipeline = pipeline
         self._backend = backend
         self._notifier = notifier
+        self._observer = observer
 
     async def take(
         self,
@@ -99,6 +105,7 @@ class ConversationTurns:
             yield AnswerStart(citations=[], search=search)
             yield AnswerDelta(text)
             answer = Answer(text, "declined", [], [], search, handoff_suggested=True)
+            self._observer.answer("declined", "declined", "handoff_requested")
             yield TurnOutcome(answer, handoff, "user_request")
             return
 

@@ -22,6 +22,7 @@ from bot.helpdesk.idempotency import IdempotencyStore
 from bot.helpdesk.render import answer_with_sources, best_rerank_score
 from bot.helpdesk.turns import ConversationTurns, TurnOutcome
 from bot.helpdesk.zendesk import ZendeskClient
+from bot.observability.protocol import NO_OBSERVER, Observer
 from bot.security.integrations import ZendeskAccount
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,9 @@ class ZendeskResponder:
         *,
         retention_s: int,
         max_question_chars: int,
+        observer: Observer = NO_OBSERVER,
     ) -> None:
+        self._observer = observer
         self._turns = turns
         self._idempotency = idempotency
         self._http = http
@@ -85,7 +88,9 @@ class ZendeskResponder:
             await ZendeskClient(self._http, account).add_comment(
                 asked.ticket_id, body, public=public
             )
-        except BaseException:
+        except BaseException as exc:
+            if isinstance(exc, Exception):
+                self._observer.webhook_error("zendesk")
             await self._idempotency.release(key)
             raise
         await self._idempotency.complete(key, self._retention_s)

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.errors import IngestionError, InvalidRequest, SupportbotError
 from bot.jobs.protocol import JobProgress, JobResult, JobSpec, ProgressSink
+from bot.observability.protocol import NO_OBSERVER, Observer
 from bot.retrieval.protocol import SearchBackend
 from bot.sources.registry import SourceRegistry
 from bot.sources.uploads import remove_uploaded
@@ -33,9 +35,26 @@ class JobContext:
     backend: SearchBackend
     ingestor: Ingestor
     sources: SourceRegistry
+    observer: Observer = field(default=NO_OBSERVER, compare=False)
 
 
 async def run_job(spec: JobSpec, ctx: JobContext, progress: ProgressSink) -> JobResult:
+    """Run one job and report its duration, final status and document counts."""
+    started = time.perf_counter()
+    status = "failed"
+    result: JobResult | None = None
+    try:
+        result = await _dispatch(spec, ctx, progress)
+        status = "succeeded"
+        return result
+    except asyncio.CancelledError:
+        status = "cancelled"
+        raise
+    finally:
+        ctx.observer.job_finished(spec.kind, status, time.perf_counter() - started, result)
+
+
+async def _dispatch(spec: JobSpec, ctx: JobContext, progress: ProgressSink) -> JobResult:
     if spec.kind == "resync":
         return await resync_sources(ctx, progress)
     if not spec.kb:

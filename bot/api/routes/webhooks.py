@@ -188,6 +188,8 @@ async def _answer_by_callback(
     body = json.dumps(result, ensure_ascii=False).encode()
     edge = services.edge
     delivered = await deliver_callback(edge.http, integration, payload.callback_url, body)
+    if not delivered:
+        services.observer.webhook_error("callback")
     if key is not None:
         if delivered:
             await edge.idempotency.complete(key, settings.webhook_idempotency_ttl_s)
