@@ -1,0 +1,32 @@
+"""Helpers shared by the helpdesk article connectors (Zendesk, Intercom, Freshdesk)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+
+def parse_timestamp(value: str | None) -> datetime | None:
+    """An ISO 8601 timestamp as the helpdesks send them (`2024-05-01T10:00:00Z`)."""
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def ancestor_names(
+    start: Any, nodes: Mapping[Any, Mapping[str, Any]], parent_field: str
+) -> list[str]:
+    """Names from the root down to `start`, following `parent_field` (cycles cut short)."""
+    names: list[str] = []
+    seen: set[Any] = set()
+    current = nodes.get(start) if start is not None else None
+    while current is not None and current["id"] not in seen:
+        seen.add(current["id"])
+        names.append(current.get("name") or "")
+        parent = current.get(parent_field)
+        current = nodes.get(parent) if parent is not None else None
+    return [name for name in reversed(names) if name]

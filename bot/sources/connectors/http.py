@@ -1,0 +1,174 @@
+"""Polite HTTP for connectors: retries with backoff and jitter, `Retry-After` honoured.
+
+Every helpdesk API rate-limits (429 with `Retry-After`) and has bad minutes (5xx). A page
+that fails transiently is retried with exponential backoff and full jitter, or after
+exactly the wait the server asked for; once the attempts are spent (or the server asks for
+a wait longer than we are willing to sleep) the listing fails with `SourceUnavailable`, so
+the sync deletes nothing. 401/403 fail at once with `SourceAuthError`: retrying cannot fix
+a revoked token. Messages name the vendor and the status, never a credential.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from bot.sources.connectors.protocol import (
+    SourceAuthError,
+    SourceConfigError,
+    SourceError,
+    SourceUnavailable,
+)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    attempts: int = 6
+    initial_wait_s: float = 1.0
+    max_wait_s: float = 60.0
+    """Longest single wait; a `Retry-After` beyond it fails the sync instead of stalling it."""
+
+
+class TransientStatus(Exception):
+    """A response worth retrying (429, 408, 5xx), with the wait the server asked for."""
+
+    def __init__(self, status: int, retry_after_s: float | None) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+        self.retry_after_s = retry_after_s
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """`Retry-After` as seconds: delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
+    value = (headers.get("retry-after") or headers.get("Retry-After") or "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def check_status(status: int, headers: Mapping[str, str], vendor: str, what: str) -> None:
+    """Raise the error a non-2xx status means for a listing; return on success."""
+    if 200 <= status < 300:
+        return
+    if status == 429 or status == 408 or status >= 500:
+        raise TransientStatus(status, retry_after_seconds(headers))
+    if status in (401, 403):
+        raise SourceAuthError(
+            f"{vendor} refused the credentials ({status}) while listing {what}; the token may "
+            "be expired or revoked, or lack read access to the help center. Update the "
+            "source's credentials, then sync again (nothing was deleted)."
+        )
+    if status == 404:
+        raise SourceConfigError(
+            f"{vendor} has no {what} at the configured address (404); check the source's URL "
+            "and locales"
+        )
+    raise SourceError(f"{vendor} answered {status} while listing {what}")
+
+
+def _wait(policy: RetryPolicy) -> Callable[[RetryCallState], float]:
+    backoff = wait_random_exponential(multiplier=policy.initial_wait_s, max=policy.max_wait_s)
+
+    def wait(state: RetryCallState) -> float:
+        failure = state.outcome.exception() if state.outcome else None
+        if isinstance(failure, TransientStatus) and failure.retry_after_s is not None:
+            return failure.retry_after_s
+        return backoff(state)
+
+    return wait
+
+
+def _stop(policy: RetryPolicy) -> Callable[[RetryCallState], bool]:
+    attempts = stop_after_attempt(policy.attempts)
+
+    def stop(state: RetryCallState) -> bool:
+        failure = state.outcome.exception() if state.outcome else None
+        if (
+            isinstance(failure, TransientStatus)
+            and (failure.retry_after_s or 0) > policy.max_wait_s
+        ):
+            return True
+        return attempts(state)
+
+    return stop
+
+
+async def with_retries(fetch: Callable[[], Awaitable[T]], policy: RetryPolicy, vendor: str) -> T:
+    """Run `fetch` (one page request), retrying transient failures as the policy allows."""
+    retrying = AsyncRetrying(
+        stop=_stop(policy),
+        wait=_wait(policy),
+        retry=retry_if_exception_type((TransientStatus, httpx.TransportError)),
+        reraise=True,
+    )
+    try:
+        async for attempt in retrying:
+            with attempt:
+                return await fetch()
+    except TransientStatus as exc:
+        tries = retrying.statistics.get("attempt_number", policy.attempts)
+        if exc.retry_after_s is not None and exc.retry_after_s > policy.max_wait_s:
+            raise SourceUnavailable(
+                f"{vendor} asks us to wait {exc.retry_after_s:.0f} s (HTTP {exc.status}); "
+                "the sync stopped without deleting anything and will be retried later"
+            ) from exc
+        raise SourceUnavailable(
+            f"{vendor} answered HTTP {exc.status} {tries} times in a row; the sync stopped "
+            "without deleting anything and will be retried later"
+        ) from exc
+    except httpx.TransportError as exc:
+        raise SourceUnavailable(
+            f"{vendor} could not be reached ({type(exc).__name__}); the sync stopped without "
+            "deleting anything"
+        ) from exc
+    raise AssertionError("unreachable: tenacity either returns or raises")
+
+
+async def get_json(
+    http: httpx.AsyncClient,
+    url: str,
+    *,
+    vendor: str,
+    what: str,
+    policy: RetryPolicy,
+    params: Mapping[str, str | int] | None = None,
+    auth: httpx.Auth | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> tuple[Any, httpx.Response]:
+    """GET a JSON page with retries; the parsed body and the response (for its headers)."""
+
+    async def fetch() -> tuple[Any, httpx.Response]:
+        response = await http.get(url, params=params, auth=auth, headers=headers)
+        check_status(response.status_code, response.headers, vendor, what)
+        try:
+            return response.json(), response
+        except ValueError as exc:
+            raise SourceError(f"{vendor} sent a page of {what} that is not JSON") from exc
+
+    return await with_retries(fetch, policy, vendor)
+
+
+def same_origin(url: str, base: str) -> bool:
+    """Whether a next-page link stays on the configured host (credentials go nowhere else)."""
+    a, b = httpx.URL(url), httpx.URL(base)
+    return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)

@@ -1,0 +1,157 @@
+"""Intercom: published Help Center articles through the Articles API, with Intercom's SDK.
+
+`python-intercom` (Intercom's own, generated from their API definition) lists articles and
+collections page by page (`page`, `per_page`; `pages.total_pages` says when to stop). Its
+client accepts a base URL (regional hosts, or a local server in tests) and our httpx
+client; its own retries are left off so every connector shares one retry policy.
+Only `state: published` articles with a public `url` are synced (a draft, or an article of
+a help center that is not live, has none); the heading path is the collection chain. With
+`locales`, each published translation in `translated_content` becomes its own document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any, TypeVar
+
+import httpx
+from intercom import AsyncIntercom
+from intercom.core.api_error import ApiError
+from intercom.core.request_options import RequestOptions
+from pydantic import SecretStr
+
+from bot.sources.connectors.articles import ancestor_names
+from bot.sources.connectors.http import RetryPolicy, check_status, with_retries
+from bot.sources.connectors.protocol import (
+    ConnectorState,
+    SourceDocument,
+    SourceError,
+    Unchanged,
+)
+
+VENDOR = "Intercom"
+PAGE_SIZE = 50
+DEFAULT_BASE_URL = "https://api.intercom.io"
+_NO_SDK_RETRIES: RequestOptions = {"max_retries": 0}
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class IntercomConfig:
+    access_token: SecretStr
+    base_url: str = DEFAULT_BASE_URL
+    """https://api.intercom.io, or the EU/AU host (api.eu.intercom.io, api.au.intercom.io)."""
+    locales: tuple[str, ...] = ()
+    """Empty: each article in its default language. Otherwise these translations."""
+
+
+class IntercomArticlesConnector:
+    kind = "intercom"
+
+    def __init__(self, config: IntercomConfig, http: httpx.AsyncClient, retry: RetryPolicy) -> None:
+        self._config = config
+        self._retry = retry
+        self._client = AsyncIntercom(
+            base_url=config.base_url.rstrip("/"),
+            token=config.access_token.get_secret_value(),
+            httpx_client=http,
+        )
+
+    async def list_documents(
+        self, state: ConnectorState
+    ) -> AsyncIterator[SourceDocument | Unchanged]:
+        collections = await self._collections()
+        async for article in self._articles():
+            path = tuple(ancestor_names(_str(article.get("parent_id")), collections, "parent_id"))
+            for locale, content in self._versions(article):
+                if content.get("state") != "published" or not content.get("url"):
+                    continue
+                key = f"{locale}/{article['id']}" if self._config.locales else str(article["id"])
+                updated_at = _unix(content.get("updated_at"))
+                if state.is_unchanged(key, updated_at):
+                    yield Unchanged(key)
+                    continue
+                yield SourceDocument(
+                    key=key,
+                    title=content.get("title") or "",
+                    body=content.get("body") or "",
+                    body_format="html",
+                    url=content["url"],
+                    heading_path=path,
+                    updated_at=updated_at,
+                    locale=locale,
+                )
+
+    def _versions(self, article: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        default_locale = article.get("default_locale") or "en"
+        if not self._config.locales:
+            return [(default_locale, article)]
+        translated = article.get("translated_content") or {}
+        return [
+            (locale, translated[locale])
+            for locale in self._config.locales
+            if isinstance(translated.get(locale), dict)
+        ]
+
+    async def _articles(self) -> AsyncIterator[dict[str, Any]]:
+        page = 1
+        while True:
+            fetch = partial(
+                self._client.articles.list,
+                page=page,
+                per_page=PAGE_SIZE,
+                request_options=_NO_SDK_RETRIES,
+            )
+            pager = await self._call(fetch, "articles")
+            for item in pager.items or []:
+                yield item.model_dump(by_alias=True, exclude_none=True)
+            if not pager.items or page >= _total_pages(pager.response.pages, page):
+                return
+            page += 1
+
+    async def _collections(self) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        page = 1
+        while True:
+            fetch = partial(
+                self._client.help_centers.collections.list,
+                page=page,
+                per_page=PAGE_SIZE,
+                request_options=_NO_SDK_RETRIES,
+            )
+            pager = await self._call(fetch, "collections")
+            for item in pager.items or []:
+                found[str(item.id)] = item.model_dump(exclude_none=True)
+            pages = pager.response.pages
+            if not pager.items or page >= _total_pages(pages and pages.model_dump(), page):
+                return found
+            page += 1
+
+    async def _call(self, fetch: Callable[[], Awaitable[T]], what: str) -> T:
+        async def translated() -> T:
+            try:
+                return await fetch()
+            except ApiError as exc:
+                check_status(exc.status_code or 0, exc.headers or {}, VENDOR, what)
+                raise SourceError(
+                    f"{VENDOR} answered {exc.status_code} while listing {what}"
+                ) from exc
+
+        return await with_retries(translated, self._retry, VENDOR)
+
+
+def _total_pages(pages: Any, current: int) -> int:
+    total = pages.get("total_pages") if isinstance(pages, dict) else None
+    return int(total) if isinstance(total, int) else current + 1
+
+
+def _unix(value: int | None) -> datetime | None:
+    return datetime.fromtimestamp(value, UTC) if value else None
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None else str(value)
