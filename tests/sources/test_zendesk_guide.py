@@ -7,25 +7,36 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
-from pydantic import SecretStr
 
-from bot.sources.connectors.http import RetryPolicy
+from bot.errors import InvalidRequest
+from bot.sources.connectors import zendesk_guide
 from bot.sources.connectors.protocol import (
     ConnectorState,
-    SourceAuthError,
-    SourceDocument,
+    SourceAuthFailed,
+    SourceRateLimited,
     SourceUnavailable,
-    Unchanged,
 )
-from bot.sources.connectors.zendesk_guide import ZendeskGuideConfig, ZendeskGuideConnector
+from bot.sources.connectors.zendesk_guide import (
+    CONNECTOR_TYPE,
+    ZendeskGuideConnector,
+    ZendeskOptions,
+    authorization,
+)
+from tests.support.connectors import (
+    FAST_RETRIES,
+    USER_AGENT,
+    after_sync,
+    connector_env,
+    documents,
+    listing,
+    unchanged,
+)
 from tests.support.helpdesk_articles import ZendeskGuideStub
 
 EMAIL = "bot@acme.example"
 TOKEN = "zd-secret-token-4f9a"
 OAUTH = "zd-oauth-bearer-77c1"
-FAST = RetryPolicy(attempts=4, initial_wait_s=0.01, max_wait_s=2.0)
 
 
 def article(
@@ -68,91 +79,74 @@ def zendesk() -> Iterator[ZendeskGuideStub]:
         yield stub
 
 
-def connector(stub: ZendeskGuideStub, **overrides: Any) -> ZendeskGuideConnector:
-    config = ZendeskGuideConfig(
-        base_url=stub.url, email=EMAIL, api_token=SecretStr(TOKEN), **overrides
-    )
-    return ZendeskGuideConnector(config, httpx.AsyncClient(timeout=5), FAST)
+def connector(stub: ZendeskGuideStub, token: str = TOKEN, **options: Any) -> ZendeskGuideConnector:
+    chosen = ZendeskOptions(base_url=stub.url, email=EMAIL, **options)
+    auth = authorization(chosen, {"api_token": token})
+    return ZendeskGuideConnector(chosen, auth, connector_env(), FAST_RETRIES)
 
 
-async def listing(
-    source: ZendeskGuideConnector, state: ConnectorState | None = None
-) -> list[SourceDocument | Unchanged]:
-    return [item async for item in source.list_documents(state or ConnectorState())]
+async def test_lists_published_articles_across_cursor_pages(
+    zendesk: ZendeskGuideStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(zendesk_guide, "PAGE_SIZE", 2)
+    found = documents(await listing(connector(zendesk)))
 
-
-async def test_lists_published_articles_across_cursor_pages(zendesk: ZendeskGuideStub) -> None:
-    import bot.sources.connectors.zendesk_guide as module
-
-    module_page_size, module.PAGE_SIZE = module.PAGE_SIZE, 2
-    try:
-        documents = await listing(connector(zendesk))
-    finally:
-        module.PAGE_SIZE = module_page_size
-
-    assert [d.key for d in documents if isinstance(d, SourceDocument)] == [
-        "100",
-        "101",
-        "102",
-        "103",
-        "104",
-    ]
-    first = documents[0]
-    assert isinstance(first, SourceDocument)
-    assert first.heading_path == ("Billing", "Invoices", "Refunds")
-    assert first.url == "https://help.acme.example/hc/en-us/articles/100-invoice-topic-0"
-    assert first.body_format == "html" and "how it works" in first.body
-    second = documents[1]
-    assert isinstance(second, SourceDocument) and second.heading_path == ("Billing", "Invoices")
+    assert sorted(found) == ["100", "101", "102", "103", "104"]  # no draft, no restricted
+    assert found["100"].heading_path == ("Billing", "Invoices", "Refunds")
+    assert found["101"].heading_path == ("Billing", "Invoices")
+    assert found["100"].url == "https://help.acme.example/hc/en-us/articles/100-invoice-topic-0"
+    assert found["100"].body_format == "html" and "how it works" in found["100"].body
     article_pages = [p for p in zendesk.paths() if p.endswith("/articles.json")]
     assert len(article_pages) == 4  # 7 articles, 2 a page: the cursor was followed to the end
+    assert {r.headers["user-agent"] for r in zendesk.requests} == {USER_AGENT}
 
 
 async def test_several_locales_are_separate_documents(zendesk: ZendeskGuideStub) -> None:
-    documents = await listing(connector(zendesk, locales=("en-us", "de")))
-    keys = {d.key: d for d in documents if isinstance(d, SourceDocument)}
-    assert "de/100" in keys and "en-us/100" in keys and len(keys) == 6
-    german = keys["de/100"]
+    found = documents(await listing(connector(zendesk, locales=["en-us", "de"])))
+    assert len(found) == 6 and {"de/100", "en-us/100"} <= set(found)
+    german = found["de/100"]
     assert german.locale == "de" and german.heading_path == ("Abrechnung", "Invoices", "Refunds")
     assert german.url.startswith("https://help.acme.example/hc/de/")
 
 
 async def test_restricted_articles_only_when_asked(zendesk: ZendeskGuideStub) -> None:
-    documents = await listing(connector(zendesk, include_restricted=True))
-    assert "201" in {d.key for d in documents}
-    assert "200" not in {d.key for d in documents}  # drafts never
+    found = documents(await listing(connector(zendesk, include_restricted=True)))
+    assert "201" in found and "200" not in found  # drafts never
 
 
 async def test_unchanged_articles_are_reported_as_such(zendesk: ZendeskGuideStub) -> None:
-    first = [d for d in await listing(connector(zendesk)) if isinstance(d, SourceDocument)]
-    state = ConnectorState({d.key: d.updated_at for d in first if d.updated_at})
+    state = ConnectorState()
+    state = after_sync(state, await listing(connector(zendesk), state))
     zendesk.articles["en-us"][2]["updated_at"] = "2026-11-20T08:00:00Z"
     second = await listing(connector(zendesk), state)
-    changed = [d.key for d in second if isinstance(d, SourceDocument)]
-    assert changed == ["102"]
-    assert sorted(d.key for d in second if isinstance(d, Unchanged)) == ["100", "101", "103", "104"]
+    assert list(documents(second)) == ["102"]
+    assert unchanged(second) == ["100", "101", "103", "104"]
+    state.full = True
+    assert len(documents(await listing(connector(zendesk), state))) == 5
 
 
-async def test_oauth_bearer_token(zendesk: ZendeskGuideStub) -> None:
-    config = ZendeskGuideConfig(base_url=zendesk.url, oauth_token=SecretStr(OAUTH))
-    source = ZendeskGuideConnector(config, httpx.AsyncClient(timeout=5), FAST)
-    assert len(await listing(source)) == 5
+async def test_oauth_bearer_token_through_the_connector_type(zendesk: ZendeskGuideStub) -> None:
+    options = ZendeskOptions(base_url=zendesk.url)
+    built = CONNECTOR_TYPE.build(options, connector_env({"oauth_token": OAUTH}))
+    assert len(documents(await listing(built))) == 5
+    with pytest.raises(InvalidRequest, match="needs credentials"):
+        CONNECTOR_TYPE.build(options, connector_env({"api_token": TOKEN}))  # no email
 
 
 async def test_429_waits_as_long_as_retry_after_says(zendesk: ZendeskGuideStub) -> None:
     zendesk.fail(429, 1, after=2, retry_after="1")
     started = time.monotonic()
-    documents = await listing(connector(zendesk))
+    assert len(await listing(connector(zendesk))) == 5
     assert time.monotonic() - started >= 1.0
-    assert len(documents) == 5
 
 
 async def test_a_retry_after_longer_than_we_wait_fails_the_listing(
     zendesk: ZendeskGuideStub,
 ) -> None:
     zendesk.fail(429, 1, retry_after="3600")
-    with pytest.raises(SourceUnavailable, match="wait 3600 s"):
+    with pytest.raises(SourceRateLimited, match="wait 3600 s") as raised:
         await listing(connector(zendesk))
+    assert raised.value.retry_after_s == 3600
 
 
 async def test_a_500_storm_fails_the_listing(zendesk: ZendeskGuideStub) -> None:
@@ -165,13 +159,19 @@ async def test_expired_token_is_a_clear_auth_error_without_the_secret(
     zendesk: ZendeskGuideStub, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    config = ZendeskGuideConfig(
-        base_url=zendesk.url, email=EMAIL, api_token=SecretStr("zd-expired-token-0000")
-    )
-    source = ZendeskGuideConnector(config, httpx.AsyncClient(timeout=5), FAST)
-    with pytest.raises(SourceAuthError) as raised:
+    source = connector(zendesk, token="zd-expired-token-0000")
+    with pytest.raises(SourceAuthFailed) as raised:
         await listing(source)
     assert "refused the credentials (401)" in raised.value.message
     assert len(zendesk.requests) == 1  # not retried
-    for text in (str(raised.value), repr(config), caplog.text):
+    options = ZendeskOptions(base_url=zendesk.url, email=EMAIL)
+    exposed = authorization(options, {"api_token": "zd-expired-token-0000"})
+    for text in (
+        str(raised.value),
+        repr(raised.value),
+        repr(exposed),
+        repr(vars(source)),
+        caplog.text,
+    ):
         assert "zd-expired-token-0000" not in text
+        assert "Basic " not in text  # nor its base64 form

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from bot.sources.connectors.protocol import ConnectorState
+
 
 def parse_timestamp(value: str | None) -> datetime | None:
     """An ISO 8601 timestamp as the helpdesks send them (`2024-05-01T10:00:00Z`)."""
@@ -30,3 +32,14 @@ def ancestor_names(
         parent = current.get(parent_field)
         current = nodes.get(parent) if parent is not None else None
     return [name for name in reversed(names) if name]
+
+
+def unchanged_since_last_sync(state: ConnectorState, key: str, updated_at: datetime | None) -> bool:
+    """Whether `key` is indexed with this very `updated_at`; remembers it for the next sync.
+
+    Article APIs return the body in the listing anyway, so this saves parsing and
+    embedding, not requests; a full sync (`state.full`) re-reads everything."""
+    stamp = updated_at.isoformat() if updated_at is not None else None
+    seen = state.documents.get(key, {}).get("updated_at")
+    state.documents[key] = {"updated_at": stamp}
+    return stamp is not None and not state.full and key in state.indexed and seen == stamp

@@ -20,12 +20,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from pydantic import SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from bot.sources.connectors.articles import parse_timestamp
-from bot.sources.connectors.http import RetryPolicy, get_json, same_origin
+from bot.errors import InvalidRequest
+from bot.sources.connectors.articles import parse_timestamp, unchanged_since_last_sync
+from bot.sources.connectors.http import RetryPolicy, api_client, get_json, same_origin
 from bot.sources.connectors.protocol import (
+    ConnectorEnv,
     ConnectorState,
+    ConnectorType,
+    ListingItem,
     SourceDocument,
     SourceError,
     Unchanged,
@@ -37,16 +41,25 @@ PUBLISHED = 2
 VISIBLE_TO_ALL = 1
 
 
-@dataclass(frozen=True, slots=True)
-class FreshdeskConfig:
-    base_url: str
-    """https://<domain>.freshdesk.com"""
-    api_key: SecretStr
-    portal_url: str | None = None
-    """Public support portal for citations (a custom domain); unset: `base_url`."""
-    locales: tuple[str, ...] = ()
-    """Empty: the primary language. Otherwise these translations (e.g. `fr`, `pt-BR`)."""
-    include_restricted: bool = False
+class FreshdeskOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base_url: str = Field(description="Your Freshdesk, https://<domain>.freshdesk.com.")
+    portal_url: str | None = Field(
+        None,
+        description="Public support portal the citations link to (e.g. a custom domain, "
+        "https://support.example.com); unset: base_url.",
+    )
+    locales: list[str] = Field(
+        default_factory=list,
+        description="Translations to sync (e.g. fr, pt-BR); each is its own document. Empty: "
+        "the primary language.",
+    )
+    include_restricted: bool = Field(
+        False,
+        description="Also sync folders not visible to all users (logged-in users, agents, "
+        "selected companies); off because the bot answers anonymous visitors.",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,50 +72,59 @@ class FreshdeskSolutionsConnector:
     kind = "freshdesk"
 
     def __init__(
-        self, config: FreshdeskConfig, http: httpx.AsyncClient, retry: RetryPolicy
+        self,
+        options: FreshdeskOptions,
+        api_key: SecretStr,
+        env: ConnectorEnv,
+        retry: RetryPolicy | None = None,
     ) -> None:
-        self._config = config
-        self._http = http
-        self._retry = retry
-        self._base = config.base_url.rstrip("/")
-        self._portal = (config.portal_url or config.base_url).rstrip("/")
-        pair = f"{config.api_key.get_secret_value()}:X"
-        self._headers = {"Authorization": "Basic " + base64.b64encode(pair.encode()).decode()}
+        self._options = options
+        self._api_key = api_key
+        self._env = env
+        self._retry = retry or RetryPolicy()
+        self._base = options.base_url.rstrip("/")
+        self._portal = (options.portal_url or options.base_url).rstrip("/")
 
-    async def list_documents(
-        self, state: ConnectorState
-    ) -> AsyncIterator[SourceDocument | Unchanged]:
-        for locale in self._config.locales or (None,):
-            suffix = f"/{locale}" if locale else ""
-            async for folder in self._folders(suffix):
-                path = f"/api/v2/solutions/folders/{folder.id}/articles{suffix}"
-                async for article in self._list(path, f"articles of folder {folder.id}"):
-                    if article.get("status") != PUBLISHED:
-                        continue
-                    key = f"{locale}/{article['id']}" if locale else str(article["id"])
-                    updated_at = parse_timestamp(article.get("updated_at"))
-                    if state.is_unchanged(key, updated_at):
-                        yield Unchanged(key)
-                        continue
-                    prefix = f"/{locale}" if locale else ""
-                    yield SourceDocument(
-                        key=key,
-                        title=article.get("title") or "",
-                        body=article.get("description") or "",
-                        body_format="html",
-                        url=f"{self._portal}{prefix}/support/solutions/articles/{article['id']}",
-                        heading_path=folder.path,
-                        updated_at=updated_at,
-                        locale=locale,
-                    )
+    async def list_documents(self, state: ConnectorState) -> AsyncIterator[ListingItem]:
+        async with api_client(self._env) as http:
+            listing = _Listing(http, self._base, self._api_key, self._retry)
+            locales: list[str | None] = [*self._options.locales] or [None]
+            for locale in locales:
+                async for item in self._locale(listing, state, locale):
+                    yield item
 
-    async def _folders(self, suffix: str) -> AsyncIterator[_Folder]:
-        """Every folder customers can see, depth first, with its category > folder path."""
-        async for category in self._list(f"/api/v2/solutions/categories{suffix}", "categories"):
+    async def _locale(
+        self, listing: _Listing, state: ConnectorState, locale: str | None
+    ) -> AsyncIterator[ListingItem]:
+        suffix = f"/{locale}" if locale else ""
+        async for folder in self._folders(listing, suffix):
+            path = f"/api/v2/solutions/folders/{folder.id}/articles{suffix}"
+            async for article in listing.items(path, f"articles of folder {folder.id}"):
+                if article.get("status") != PUBLISHED:
+                    continue
+                key = f"{locale}/{article['id']}" if locale else str(article["id"])
+                updated_at = parse_timestamp(article.get("updated_at"))
+                if unchanged_since_last_sync(state, key, updated_at):
+                    yield Unchanged(key)
+                    continue
+                yield SourceDocument(
+                    key=key,
+                    title=article.get("title") or "",
+                    body=article.get("description") or "",
+                    body_format="html",
+                    url=f"{self._portal}{suffix}/support/solutions/articles/{article['id']}",
+                    heading_path=folder.path,
+                    updated_at=updated_at,
+                    locale=locale,
+                )
+
+    async def _folders(self, listing: _Listing, suffix: str) -> AsyncIterator[_Folder]:
+        """Every folder customers can see, with its category > folder > sub-folder path."""
+        async for category in listing.items(f"/api/v2/solutions/categories{suffix}", "categories"):
             folders_path = f"/api/v2/solutions/categories/{category['id']}/folders{suffix}"
             pending: list[tuple[dict[str, Any], tuple[str, ...]]] = [
                 (folder, (category.get("name") or "",))
-                async for folder in self._list(folders_path, f"folders of {category['id']}")
+                async for folder in listing.items(folders_path, f"folders of {category['id']}")
             ]
             while pending:
                 folder, parents = pending.pop(0)
@@ -113,13 +135,26 @@ class FreshdeskSolutionsConnector:
                 if folder.get("sub_folders_count"):
                     sub_path = f"/api/v2/solutions/folders/{folder['id']}/subfolders{suffix}"
                     pending.extend(
-                        [(sub, path) async for sub in self._list(sub_path, "sub-folders")]
+                        [(sub, path) async for sub in listing.items(sub_path, "sub-folders")]
                     )
 
     def _visible(self, folder: dict[str, Any]) -> bool:
-        return self._config.include_restricted or folder.get("visibility") == VISIBLE_TO_ALL
+        return self._options.include_restricted or folder.get("visibility") == VISIBLE_TO_ALL
 
-    async def _list(self, path: str, what: str) -> AsyncIterator[dict[str, Any]]:
+
+class _Listing:
+    """Paged GETs against one Freshdesk with its API key."""
+
+    def __init__(
+        self, http: httpx.AsyncClient, base: str, api_key: SecretStr, retry: RetryPolicy
+    ) -> None:
+        self._http = http
+        self._base = base
+        self._retry = retry
+        pair = f"{api_key.get_secret_value()}:X"
+        self._headers = {"Authorization": "Basic " + base64.b64encode(pair.encode()).decode()}
+
+    async def items(self, path: str, what: str) -> AsyncIterator[dict[str, Any]]:
         """Every item of a list endpoint, following `Link: rel="next"` to the last page."""
         url: str | None = f"{self._base}{path}"
         params: dict[str, str | int] | None = {"per_page": PAGE_SIZE}
@@ -141,3 +176,22 @@ class FreshdeskSolutionsConnector:
             if url is not None and not same_origin(url, self._base):
                 raise SourceError(f"{VENDOR}'s next page of {what} points to another host")
             params = None
+
+
+def build(options: BaseModel, env: ConnectorEnv) -> FreshdeskSolutionsConnector:
+    assert isinstance(options, FreshdeskOptions)
+    api_key = env.secrets.get("api_key")
+    if not api_key:
+        raise InvalidRequest(
+            "a Freshdesk source needs the api_key secret (Profile settings > View API key)"
+        )
+    return FreshdeskSolutionsConnector(options, SecretStr(api_key), env)
+
+
+CONNECTOR_TYPE = ConnectorType(
+    kind="freshdesk",
+    options=FreshdeskOptions,
+    build=build,
+    secrets=("api_key",),
+    summary="Freshdesk knowledge base: published solution articles (Solutions API).",
+)

@@ -4,8 +4,11 @@ Every helpdesk API rate-limits (429 with `Retry-After`) and has bad minutes (5xx
 that fails transiently is retried with exponential backoff and full jitter, or after
 exactly the wait the server asked for; once the attempts are spent (or the server asks for
 a wait longer than we are willing to sleep) the listing fails with `SourceUnavailable`, so
-the sync deletes nothing. 401/403 fail at once with `SourceAuthError`: retrying cannot fix
+the sync deletes nothing. 401/403 fail at once with `SourceAuthFailed`: retrying cannot fix
 a revoked token. Messages name the vendor and the status, never a credential.
+
+(`bot.retry` is the project-wide tenacity helper once it lands; this module keeps the
+listing-specific part: which statuses are transient and how they become source errors.)
 """
 
 from __future__ import annotations
@@ -26,9 +29,10 @@ from tenacity import (
 )
 
 from bot.sources.connectors.protocol import (
-    SourceAuthError,
-    SourceConfigError,
+    ConnectorEnv,
+    SourceAuthFailed,
     SourceError,
+    SourceRateLimited,
     SourceUnavailable,
 )
 
@@ -73,13 +77,13 @@ def check_status(status: int, headers: Mapping[str, str], vendor: str, what: str
     if status == 429 or status == 408 or status >= 500:
         raise TransientStatus(status, retry_after_seconds(headers))
     if status in (401, 403):
-        raise SourceAuthError(
+        raise SourceAuthFailed(
             f"{vendor} refused the credentials ({status}) while listing {what}; the token may "
             "be expired or revoked, or lack read access to the help center. Update the "
             "source's credentials, then sync again (nothing was deleted)."
         )
     if status == 404:
-        raise SourceConfigError(
+        raise SourceError(
             f"{vendor} has no {what} at the configured address (404); check the source's URL "
             "and locales"
         )
@@ -127,10 +131,12 @@ async def with_retries(fetch: Callable[[], Awaitable[T]], policy: RetryPolicy, v
                 return await fetch()
     except TransientStatus as exc:
         tries = retrying.statistics.get("attempt_number", policy.attempts)
-        if exc.retry_after_s is not None and exc.retry_after_s > policy.max_wait_s:
-            raise SourceUnavailable(
-                f"{vendor} asks us to wait {exc.retry_after_s:.0f} s (HTTP {exc.status}); "
-                "the sync stopped without deleting anything and will be retried later"
+        wait_s = round(exc.retry_after_s) if exc.retry_after_s is not None else 60
+        if exc.status == 429:
+            raise SourceRateLimited(
+                f"{vendor} is still rate-limiting after {tries} tries (asks to wait "
+                f"{wait_s} s); the sync stopped without deleting anything and will be retried",
+                retry_after_s=wait_s,
             ) from exc
         raise SourceUnavailable(
             f"{vendor} answered HTTP {exc.status} {tries} times in a row; the sync stopped "
@@ -166,6 +172,14 @@ async def get_json(
             raise SourceError(f"{vendor} sent a page of {what} that is not JSON") from exc
 
     return await with_retries(fetch, policy, vendor)
+
+
+def api_client(env: ConnectorEnv) -> httpx.AsyncClient:
+    """An HTTP client for one listing: the engine's timeout and user agent, no redirects
+    (a redirect to another host must not carry the credentials along)."""
+    return httpx.AsyncClient(
+        timeout=env.timeout_s, headers={"User-Agent": env.user_agent}, follow_redirects=False
+    )
 
 
 def same_origin(url: str, base: str) -> bool:

@@ -12,21 +12,23 @@ a help center that is not live, has none); the heading path is the collection ch
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
 
-import httpx
 from intercom import AsyncIntercom
 from intercom.core.api_error import ApiError
 from intercom.core.request_options import RequestOptions
-from pydantic import SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from bot.sources.connectors.articles import ancestor_names
-from bot.sources.connectors.http import RetryPolicy, check_status, with_retries
+from bot.errors import InvalidRequest
+from bot.sources.connectors.articles import ancestor_names, unchanged_since_last_sync
+from bot.sources.connectors.http import RetryPolicy, api_client, check_status, with_retries
 from bot.sources.connectors.protocol import (
+    ConnectorEnv,
     ConnectorState,
+    ConnectorType,
+    ListingItem,
     SourceDocument,
     SourceError,
     Unchanged,
@@ -40,68 +42,83 @@ _NO_SDK_RETRIES: RequestOptions = {"max_retries": 0}
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
-class IntercomConfig:
-    access_token: SecretStr
-    base_url: str = DEFAULT_BASE_URL
-    """https://api.intercom.io, or the EU/AU host (api.eu.intercom.io, api.au.intercom.io)."""
-    locales: tuple[str, ...] = ()
-    """Empty: each article in its default language. Otherwise these translations."""
+class IntercomOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base_url: str = Field(
+        DEFAULT_BASE_URL,
+        description="Intercom's API host: https://api.intercom.io, or your region's "
+        "(https://api.eu.intercom.io, https://api.au.intercom.io).",
+    )
+    locales: list[str] = Field(
+        default_factory=list,
+        description="Translations to sync (e.g. en, fr); each is its own document. Empty: "
+        "every article in its default language.",
+    )
 
 
 class IntercomArticlesConnector:
     kind = "intercom"
 
-    def __init__(self, config: IntercomConfig, http: httpx.AsyncClient, retry: RetryPolicy) -> None:
-        self._config = config
-        self._retry = retry
-        self._client = AsyncIntercom(
-            base_url=config.base_url.rstrip("/"),
-            token=config.access_token.get_secret_value(),
-            httpx_client=http,
-        )
+    def __init__(
+        self,
+        options: IntercomOptions,
+        access_token: SecretStr,
+        env: ConnectorEnv,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self._options = options
+        self._token = access_token
+        self._env = env
+        self._retry = retry or RetryPolicy()
 
-    async def list_documents(
-        self, state: ConnectorState
-    ) -> AsyncIterator[SourceDocument | Unchanged]:
-        collections = await self._collections()
-        async for article in self._articles():
-            path = tuple(ancestor_names(_str(article.get("parent_id")), collections, "parent_id"))
-            for locale, content in self._versions(article):
-                if content.get("state") != "published" or not content.get("url"):
-                    continue
-                key = f"{locale}/{article['id']}" if self._config.locales else str(article["id"])
-                updated_at = _unix(content.get("updated_at"))
-                if state.is_unchanged(key, updated_at):
-                    yield Unchanged(key)
-                    continue
-                yield SourceDocument(
-                    key=key,
-                    title=content.get("title") or "",
-                    body=content.get("body") or "",
-                    body_format="html",
-                    url=content["url"],
-                    heading_path=path,
-                    updated_at=updated_at,
-                    locale=locale,
-                )
+    async def list_documents(self, state: ConnectorState) -> AsyncIterator[ListingItem]:
+        async with api_client(self._env) as http:
+            client = AsyncIntercom(
+                base_url=self._options.base_url.rstrip("/"),
+                token=self._token.get_secret_value(),
+                httpx_client=http,
+            )
+            collections = await self._collections(client)
+            async for article in self._articles(client):
+                parent = article.get("parent_id")
+                path = tuple(ancestor_names(_str(parent), collections, "parent_id"))
+                for locale, content in self._versions(article):
+                    if content.get("state") != "published" or not content.get("url"):
+                        continue
+                    several = bool(self._options.locales)
+                    key = f"{locale}/{article['id']}" if several else str(article["id"])
+                    updated_at = _unix(content.get("updated_at"))
+                    if unchanged_since_last_sync(state, key, updated_at):
+                        yield Unchanged(key)
+                        continue
+                    yield SourceDocument(
+                        key=key,
+                        title=content.get("title") or "",
+                        body=content.get("body") or "",
+                        body_format="html",
+                        url=content["url"],
+                        heading_path=path,
+                        updated_at=updated_at,
+                        locale=locale,
+                    )
 
     def _versions(self, article: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         default_locale = article.get("default_locale") or "en"
-        if not self._config.locales:
+        if not self._options.locales:
             return [(default_locale, article)]
         translated = article.get("translated_content") or {}
         return [
             (locale, translated[locale])
-            for locale in self._config.locales
+            for locale in self._options.locales
             if isinstance(translated.get(locale), dict)
         ]
 
-    async def _articles(self) -> AsyncIterator[dict[str, Any]]:
+    async def _articles(self, client: AsyncIntercom) -> AsyncIterator[dict[str, Any]]:
         page = 1
         while True:
             fetch = partial(
-                self._client.articles.list,
+                client.articles.list,
                 page=page,
                 per_page=PAGE_SIZE,
                 request_options=_NO_SDK_RETRIES,
@@ -113,12 +130,12 @@ class IntercomArticlesConnector:
                 return
             page += 1
 
-    async def _collections(self) -> dict[str, dict[str, Any]]:
+    async def _collections(self, client: AsyncIntercom) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}
         page = 1
         while True:
             fetch = partial(
-                self._client.help_centers.collections.list,
+                client.help_centers.collections.list,
                 page=page,
                 per_page=PAGE_SIZE,
                 request_options=_NO_SDK_RETRIES,
@@ -142,6 +159,26 @@ class IntercomArticlesConnector:
                 ) from exc
 
         return await with_retries(translated, self._retry, VENDOR)
+
+
+def build(options: BaseModel, env: ConnectorEnv) -> IntercomArticlesConnector:
+    assert isinstance(options, IntercomOptions)
+    token = env.secrets.get("access_token")
+    if not token:
+        raise InvalidRequest(
+            "an Intercom source needs the access_token secret (Developer Hub > your app > "
+            "Authentication; the app needs the 'Read and list articles' permission)"
+        )
+    return IntercomArticlesConnector(options, SecretStr(token), env)
+
+
+CONNECTOR_TYPE = ConnectorType(
+    kind="intercom",
+    options=IntercomOptions,
+    build=build,
+    secrets=("access_token",),
+    summary="Intercom Help Center: published articles (Articles API, Intercom's SDK).",
+)
 
 
 def _total_pages(pages: Any, current: int) -> int:

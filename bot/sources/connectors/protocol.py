@@ -1,33 +1,35 @@
-"""What a connector yields to the sync engine, and the errors it may raise.
-
-Interim copy of the sketch agreed for issue 12; the sync engine's own protocol module
-replaces it when it lands.
+"""Interim mirror of `bot.sources.protocol` and the source errors (helper `sources`'s issue-12
+design, not yet on main); replaced by imports from there when it lands.
 
     SourceError                 a source could not be listed completely: nothing is deleted
-    ├── SourceAuthError         the source refused the credentials (401/403)
-    ├── SourceUnavailable       5xx, timeouts or rate limits that outlasted the retries
-    └── SourceConfigError       the source does not exist as configured (404, bad URL)
+    ├── SourceAuthFailed        credentials missing, rejected or expired (401/403)
+    └── SourceUnavailable       down, timing out or 5xx after retries
+        └── SourceRateLimited   still 429 after retries; `retry_after_s`
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Literal, Protocol
 
+from pydantic import BaseModel
+
 from bot.errors import SupportbotError
+
+BodyFormat = Literal["markdown", "html"]
+JsonValue = str | int | float | bool | None | list["JsonValue"] | dict[str, "JsonValue"]
 
 
 @dataclass(frozen=True, slots=True)
 class SourceDocument:
     key: str
-    """Stable id at the source (the article id, with its locale when several are synced)."""
     title: str
     body: str
-    body_format: Literal["markdown", "html"]
+    body_format: BodyFormat
     url: str
-    """Live public article link, used as the citation."""
     heading_path: tuple[str, ...] = ()
     updated_at: datetime | None = None
     locale: str | None = None
@@ -35,41 +37,64 @@ class SourceDocument:
 
 @dataclass(frozen=True, slots=True)
 class Unchanged:
-    """A document known from the last sync whose source copy has not changed since."""
-
     key: str
 
 
 @dataclass(frozen=True, slots=True)
+class Failed:
+    key: str
+    reason: str
+
+
+ListingItem = SourceDocument | Unchanged | Failed
+
+
+@dataclass
 class ConnectorState:
-    """What the last successful sync saw: each key's `updated_at` at the source."""
+    cursor: dict[str, JsonValue] = field(default_factory=dict)
+    documents: dict[str, dict[str, JsonValue]] = field(default_factory=dict)
+    indexed: frozenset[str] = frozenset()
+    full: bool = False
 
-    updated_at: Mapping[str, datetime] = field(default_factory=dict)
 
-    def is_unchanged(self, key: str, updated_at: datetime | None) -> bool:
-        return updated_at is not None and self.updated_at.get(key) == updated_at
+@dataclass(frozen=True, slots=True)
+class ConnectorEnv:
+    secrets: Mapping[str, str]
+    work_dir: Path
+    user_agent: str
+    timeout_s: float
 
 
 class Connector(Protocol):
     kind: str
 
-    def list_documents(self, state: ConnectorState) -> AsyncIterator[SourceDocument | Unchanged]:
-        """Yield every document currently at the source (a complete listing) or Unchanged(key)
-        for one known not to have changed; raise SourceError subclasses on failure."""
-        ...
+    def list_documents(self, state: ConnectorState) -> AsyncIterator[ListingItem]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorType:
+    kind: str
+    options: type[BaseModel]
+    build: Callable[[BaseModel, ConnectorEnv], Connector]
+    secrets: tuple[str, ...] = ()
+    summary: str = ""
 
 
 class SourceError(SupportbotError):
     code = "source_error"
 
 
-class SourceAuthError(SourceError):
+class SourceAuthFailed(SourceError):
     code = "source_auth_failed"
 
 
 class SourceUnavailable(SourceError):
     code = "source_unavailable"
 
+    def __init__(self, message: str, retry_after_s: int = 60) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
-class SourceConfigError(SourceError):
-    code = "source_misconfigured"
+
+class SourceRateLimited(SourceUnavailable):
+    code = "source_rate_limited"

@@ -10,25 +10,31 @@ parent sections > section; the citation is the article's `html_url`.
 
 Why not `zenpy`: it builds every URL as `https://{subdomain}.{domain}` and can only be
 pointed elsewhere through process-wide environment variables (`ZENPY_FORCE_NETLOC`), it is
-synchronous (`requests`), and it sleeps through 429s in its own loop; this API is four
-GETs, so plain `httpx` with our shared retry policy is the smaller dependency.
+synchronous (`requests`), and it sleeps through 429s in its own loop; this API is three
+paginated GETs, so plain `httpx` with our shared retry policy is the smaller dependency.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import httpx
-from pydantic import SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from bot.sources.connectors.articles import ancestor_names, parse_timestamp
-from bot.sources.connectors.http import RetryPolicy, get_json, same_origin
+from bot.errors import InvalidRequest
+from bot.sources.connectors.articles import (
+    ancestor_names,
+    parse_timestamp,
+    unchanged_since_last_sync,
+)
+from bot.sources.connectors.http import RetryPolicy, api_client, get_json, same_origin
 from bot.sources.connectors.protocol import (
+    ConnectorEnv,
     ConnectorState,
-    SourceConfigError,
+    ConnectorType,
+    ListingItem,
     SourceDocument,
     SourceError,
     Unchanged,
@@ -38,28 +44,25 @@ VENDOR = "Zendesk"
 PAGE_SIZE = 100
 
 
-@dataclass(frozen=True, slots=True)
-class ZendeskGuideConfig:
-    base_url: str
-    """https://<subdomain>.zendesk.com (or the help center's host mapped to it)."""
-    locales: tuple[str, ...] = ("en-us",)
-    email: str | None = None
-    """With `api_token`: basic auth as `{email}/token`."""
-    api_token: SecretStr | None = None
-    oauth_token: SecretStr | None = None
-    """A bearer token (OAuth client with `hc:read` scope); used instead of email/api_token."""
-    include_restricted: bool = False
+class ZendeskOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
-
-def zendesk_auth(config: ZendeskGuideConfig) -> dict[str, str]:
-    """Authorization header for the configured credentials (kept out of every message)."""
-    if config.oauth_token is not None:
-        return {"Authorization": f"Bearer {config.oauth_token.get_secret_value()}"}
-    if config.api_token is not None and config.email:
-        pair = f"{config.email}/token:{config.api_token.get_secret_value()}"
-        return {"Authorization": "Basic " + base64.b64encode(pair.encode()).decode()}
-    raise SourceConfigError(
-        "the Zendesk source needs credentials: an email and API token, or an OAuth token"
+    base_url: str = Field(
+        description="Your Zendesk, https://<subdomain>.zendesk.com (the API host, not a "
+        "custom help-center domain)."
+    )
+    locales: list[str] = Field(
+        default_factory=lambda: ["en-us"],
+        description="Help Center locales to sync (e.g. en-us, de); each translation is its "
+        "own document.",
+    )
+    email: str | None = Field(
+        None, description="Agent email the API token belongs to (API-token auth)."
+    )
+    include_restricted: bool = Field(
+        False,
+        description="Also sync articles visible only to a user segment (signed-in users, "
+        "agents); off because the bot answers anonymous visitors.",
     )
 
 
@@ -67,55 +70,62 @@ class ZendeskGuideConnector:
     kind = "zendesk"
 
     def __init__(
-        self, config: ZendeskGuideConfig, http: httpx.AsyncClient, retry: RetryPolicy
+        self,
+        options: ZendeskOptions,
+        authorization: SecretStr,
+        env: ConnectorEnv,
+        retry: RetryPolicy | None = None,
     ) -> None:
-        self._config = config
-        self._http = http
-        self._retry = retry
-        self._base = config.base_url.rstrip("/")
+        self._options = options
+        self._authorization = authorization
+        self._env = env
+        self._retry = retry or RetryPolicy()
+        self._base = options.base_url.rstrip("/")
 
-    async def list_documents(
-        self, state: ConnectorState
-    ) -> AsyncIterator[SourceDocument | Unchanged]:
-        several = len(self._config.locales) > 1
-        for locale in self._config.locales:
-            categories = {
-                item["id"]: item["name"] async for item in self._pages(locale, "categories")
-            }
-            sections = {item["id"]: item async for item in self._pages(locale, "sections")}
-            async for article in self._pages(locale, "articles"):
-                if article.get("draft") or article.get("archived"):
-                    continue
-                if (
-                    article.get("user_segment_id") is not None
-                    and not self._config.include_restricted
-                ):
-                    continue
-                key = f"{locale}/{article['id']}" if several else str(article["id"])
-                updated_at = parse_timestamp(article.get("updated_at"))
-                if state.is_unchanged(key, updated_at):
-                    yield Unchanged(key)
-                    continue
-                yield SourceDocument(
-                    key=key,
-                    title=article.get("title") or "",
-                    body=article.get("body") or "",
-                    body_format="html",
-                    url=article["html_url"],
-                    heading_path=_heading_path(article.get("section_id"), sections, categories),
-                    updated_at=updated_at,
-                    locale=article.get("locale") or locale,
-                )
+    async def list_documents(self, state: ConnectorState) -> AsyncIterator[ListingItem]:
+        several = len(self._options.locales) > 1
+        async with api_client(self._env) as http:
+            for locale in self._options.locales:
+                categories = {
+                    item["id"]: item["name"]
+                    async for item in self._pages(http, locale, "categories")
+                }
+                sections = {
+                    item["id"]: item async for item in self._pages(http, locale, "sections")
+                }
+                async for article in self._pages(http, locale, "articles"):
+                    if article.get("draft") or article.get("archived"):
+                        continue
+                    restricted = article.get("user_segment_id") is not None
+                    if restricted and not self._options.include_restricted:
+                        continue
+                    key = f"{locale}/{article['id']}" if several else str(article["id"])
+                    updated_at = parse_timestamp(article.get("updated_at"))
+                    if unchanged_since_last_sync(state, key, updated_at):
+                        yield Unchanged(key)
+                        continue
+                    yield SourceDocument(
+                        key=key,
+                        title=article.get("title") or "",
+                        body=article.get("body") or "",
+                        body_format="html",
+                        url=article["html_url"],
+                        heading_path=_heading_path(article.get("section_id"), sections, categories),
+                        updated_at=updated_at,
+                        locale=article.get("locale") or locale,
+                    )
 
-    async def _pages(self, locale: str, collection: str) -> AsyncIterator[dict[str, Any]]:
+    async def _pages(
+        self, http: httpx.AsyncClient, locale: str, collection: str
+    ) -> AsyncIterator[dict[str, Any]]:
         """Every item of a Help Center list, following cursor pagination to the end."""
         url: str | None = f"{self._base}/api/v2/help_center/{locale}/{collection}.json"
         params: dict[str, str | int] | None = {"page[size]": PAGE_SIZE}
-        headers = zendesk_auth(self._config)
+        headers = {"Authorization": self._authorization.get_secret_value()}
         what = f"{collection} ({locale})"
         while url is not None:
             page, _ = await get_json(
-                self._http,
+                http,
                 url,
                 vendor=VENDOR,
                 what=what,
@@ -137,12 +147,41 @@ class ZendeskGuideConnector:
             params = None
 
 
+def authorization(options: ZendeskOptions, secrets: Mapping[str, str]) -> SecretStr:
+    """The Authorization header value: OAuth bearer token, else `{email}/token` basic auth."""
+    if secrets.get("oauth_token"):
+        return SecretStr(f"Bearer {secrets['oauth_token']}")
+    if secrets.get("api_token") and options.email:
+        pair = f"{options.email}/token:{secrets['api_token']}"
+        return SecretStr("Basic " + base64.b64encode(pair.encode()).decode())
+    raise InvalidRequest(
+        "a Zendesk source needs credentials: --email with the api_token secret (Admin Center "
+        "> Apps and integrations > Zendesk API), or an oauth_token secret with hc:read scope"
+    )
+
+
+def build(options: BaseModel, env: ConnectorEnv) -> ZendeskGuideConnector:
+    assert isinstance(options, ZendeskOptions)
+    if not options.locales:
+        raise InvalidRequest("a Zendesk source needs at least one locale (e.g. en-us)")
+    return ZendeskGuideConnector(options, authorization(options, env.secrets), env)
+
+
+CONNECTOR_TYPE = ConnectorType(
+    kind="zendesk",
+    options=ZendeskOptions,
+    build=build,
+    secrets=("api_token", "oauth_token"),
+    summary="Zendesk Guide help center: published articles per locale (Help Center API).",
+)
+
+
 def _heading_path(
     section_id: int | None, sections: dict[int, dict[str, Any]], categories: dict[int, str]
 ) -> tuple[str, ...]:
     section = sections.get(section_id) if section_id is not None else None
     if section is None:
         return ()
-    category = categories.get(section.get("category_id"))  # type: ignore[arg-type]
+    category = categories.get(section.get("category_id", -1))
     names = ancestor_names(section_id, sections, "parent_section_id")
     return tuple(([category] if category else []) + names)
