@@ -14,6 +14,9 @@ from bot.sources.protocol import ConnectorType
 
 _TYPES: dict[str, str] = {
     # kind: "module:attribute"
+    "freshdesk": "bot.sources.connectors.freshdesk_solutions:CONNECTOR_TYPE",
+    "intercom": "bot.sources.connectors.intercom_articles:CONNECTOR_TYPE",
+    "zendesk": "bot.sources.connectors.zendesk_guide:CONNECTOR_TYPE",
 }
 
 FILE_KINDS = ("folder", "upload")

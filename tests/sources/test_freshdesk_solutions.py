@@ -10,18 +10,14 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from bot.errors import InvalidRequest
+from bot.errors import InvalidRequest, SourceAuthFailed, SourceUnavailable
 from bot.sources.connectors import freshdesk_solutions
 from bot.sources.connectors.freshdesk_solutions import (
     CONNECTOR_TYPE,
     FreshdeskOptions,
     FreshdeskSolutionsConnector,
 )
-from bot.sources.connectors.protocol import (
-    ConnectorState,
-    SourceAuthFailed,
-    SourceUnavailable,
-)
+from bot.sources.protocol import ConnectorState
 from tests.support.connectors import (
     FAST_RETRIES,
     after_sync,

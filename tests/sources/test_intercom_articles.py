@@ -11,18 +11,14 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from bot.errors import InvalidRequest
+from bot.errors import InvalidRequest, SourceAuthFailed, SourceUnavailable
 from bot.sources.connectors import intercom_articles
 from bot.sources.connectors.intercom_articles import (
     CONNECTOR_TYPE,
     IntercomArticlesConnector,
     IntercomOptions,
 )
-from bot.sources.connectors.protocol import (
-    ConnectorState,
-    SourceAuthFailed,
-    SourceUnavailable,
-)
+from bot.sources.protocol import ConnectorState
 from tests.support.connectors import (
     FAST_RETRIES,
     after_sync,

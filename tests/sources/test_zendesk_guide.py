@@ -9,20 +9,15 @@ from typing import Any
 
 import pytest
 
-from bot.errors import InvalidRequest
+from bot.errors import InvalidRequest, SourceAuthFailed, SourceRateLimited, SourceUnavailable
 from bot.sources.connectors import zendesk_guide
-from bot.sources.connectors.protocol import (
-    ConnectorState,
-    SourceAuthFailed,
-    SourceRateLimited,
-    SourceUnavailable,
-)
 from bot.sources.connectors.zendesk_guide import (
     CONNECTOR_TYPE,
     ZendeskGuideConnector,
     ZendeskOptions,
     authorization,
 )
+from bot.sources.protocol import ConnectorState
 from tests.support.connectors import (
     FAST_RETRIES,
     USER_AGENT,
@@ -175,3 +170,12 @@ async def test_expired_token_is_a_clear_auth_error_without_the_secret(
     ):
         assert "zd-expired-token-0000" not in text
         assert "Basic " not in text  # nor its base64 form
+
+
+def test_the_helpdesk_types_are_in_the_catalog() -> None:
+    from bot.sources.catalog import connector_kinds, connector_type
+
+    assert {"zendesk", "intercom", "freshdesk"} <= set(connector_kinds())
+    assert connector_type("zendesk") is CONNECTOR_TYPE
+    assert connector_type("intercom").secrets == ("access_token",)
+    assert connector_type("freshdesk").secrets == ("api_key",)

@@ -6,10 +6,11 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from bot.sources.connectors.http import RetryPolicy
-from bot.sources.connectors.protocol import (
+from bot.sources.protocol import (
     Connector,
     ConnectorEnv,
     ConnectorState,
+    Failed,
     ListingItem,
     SourceDocument,
     Unchanged,
@@ -46,5 +47,5 @@ def after_sync(state: ConnectorState, items: list[ListingItem]) -> ConnectorStat
     return ConnectorState(
         cursor=state.cursor,
         documents=state.documents,
-        indexed=frozenset(item.key for item in items if not hasattr(item, "reason")),
+        indexed=frozenset(item.key for item in items if not isinstance(item, Failed)),
     )

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from bot.sources.connectors.protocol import ConnectorState
+from bot.sources.protocol import ConnectorState
 
 
 def parse_timestamp(value: str | None) -> datetime | None:

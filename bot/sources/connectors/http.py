@@ -28,13 +28,8 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from bot.sources.connectors.protocol import (
-    ConnectorEnv,
-    SourceAuthFailed,
-    SourceError,
-    SourceRateLimited,
-    SourceUnavailable,
-)
+from bot.errors import SourceAuthFailed, SourceError, SourceRateLimited, SourceUnavailable
+from bot.sources.protocol import ConnectorEnv
 
 T = TypeVar("T")
 

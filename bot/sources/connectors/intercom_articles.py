@@ -21,16 +21,15 @@ from intercom.core.api_error import ApiError
 from intercom.core.request_options import RequestOptions
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from bot.errors import InvalidRequest
+from bot.errors import InvalidRequest, SourceError
 from bot.sources.connectors.articles import ancestor_names, unchanged_since_last_sync
 from bot.sources.connectors.http import RetryPolicy, api_client, check_status, with_retries
-from bot.sources.connectors.protocol import (
+from bot.sources.protocol import (
     ConnectorEnv,
     ConnectorState,
     ConnectorType,
     ListingItem,
     SourceDocument,
-    SourceError,
     Unchanged,
 )
 

@@ -23,20 +23,19 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from bot.errors import InvalidRequest
+from bot.errors import InvalidRequest, SourceError
 from bot.sources.connectors.articles import (
     ancestor_names,
     parse_timestamp,
     unchanged_since_last_sync,
 )
 from bot.sources.connectors.http import RetryPolicy, api_client, get_json, same_origin
-from bot.sources.connectors.protocol import (
+from bot.sources.protocol import (
     ConnectorEnv,
     ConnectorState,
     ConnectorType,
     ListingItem,
     SourceDocument,
-    SourceError,
     Unchanged,
 )
 
