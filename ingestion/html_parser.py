@@ -33,16 +33,16 @@ _BLOCKS = frozenset(_BLOCKS_WORDS.split())
 
 def parse_html(text: str) -> DocumentContent:
     soup = BeautifulSoup(text, "lxml")
-    url = _canonical_url(soup)
+    url = canonical_url(soup)
     for tag in soup(BOILERPLATE):
         tag.decompose()
     root = soup.find("main") or soup.find("article") or soup.body or soup
-    builder = SectionBuilder(_title(soup))
+    builder = SectionBuilder(page_title(soup))
     _HtmlWalker(builder).walk(root)
     return DocumentContent(builder.title, url, builder.build())
 
 
-def _title(soup: BeautifulSoup) -> str | None:
+def page_title(soup: BeautifulSoup) -> str | None:
     """`<title>`, unless the first <h1> is a cleaner form of it ("Mute a topic | Acme Help")."""
     title_tag = soup.find("title")
     title = _text(title_tag) if isinstance(title_tag, Tag) else ""
@@ -53,7 +53,7 @@ def _title(soup: BeautifulSoup) -> str | None:
     return title or None
 
 
-def _canonical_url(soup: BeautifulSoup) -> str | None:
+def canonical_url(soup: BeautifulSoup) -> str | None:
     link = soup.find("link", rel="canonical")
     if isinstance(link, Tag) and link.get("href"):
         return str(link["href"]).strip() or None
