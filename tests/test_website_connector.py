@@ -9,10 +9,16 @@ import pytest
 
 from bot.sources.website.connector import WebsiteConnector, WebsiteSourceConfig
 from bot.sources.website.fetcher import retry_after_seconds
-from bot.sources.website.interim_protocol import SourceDocument, SourceUnavailable, Unchanged
+from bot.sources.website.interim_protocol import (
+    ConnectorState,
+    Failed,
+    ListingItem,
+    SourceDocument,
+    SourceUnavailable,
+    Unchanged,
+)
 from bot.sources.website.policy import CrawlPolicy
 from bot.sources.website.sitemap import SitemapInvalid, parse_sitemap
-from bot.sources.website.state import WebsiteState
 from tests.website_site import BOILERPLATE_PHRASES, CRAWL_DELAY_S, HelpSite, help_center, served
 
 ARTICLES = {
@@ -39,19 +45,29 @@ def sitemap_connector(site: HelpSite, policy: CrawlPolicy = FAST) -> WebsiteConn
 
 
 async def listing(
-    connector: WebsiteConnector, state: WebsiteState | None = None
-) -> dict[str, SourceDocument | Unchanged]:
-    items = [item async for item in connector.list_documents(state or WebsiteState())]
+    connector: WebsiteConnector, state: ConnectorState | None = None
+) -> dict[str, ListingItem]:
+    """One listing, keeping `state` as the sync engine does (`indexed` = what it listed)."""
+    state = state if state is not None else ConnectorState()
+    items = [item async for item in connector.list_documents(state)]
     keys = [item.key for item in items]
     assert len(keys) == len(set(keys)), "one item per article"
+    state.indexed = frozenset(
+        key for key, item in zip(keys, items, strict=True) if not isinstance(item, Failed)
+    )
     return dict(zip(keys, items, strict=True))
+
+
+def articles(items: dict[str, ListingItem]) -> set[str]:
+    return {key for key, item in items.items() if not isinstance(item, Failed)}
 
 
 async def test_first_listing_yields_each_article_once_as_clean_markdown(site: HelpSite) -> None:
     connector = sitemap_connector(site)
     items = await listing(connector)
 
-    assert set(items) == {site.url(path) for path in ARTICLES}
+    assert articles(items) == {site.url(path) for path in ARTICLES}
+    assert isinstance(items[site.url("/help/broken")], Failed)
     documents = [item for item in items.values() if isinstance(item, SourceDocument)]
     assert len(documents) == len(ARTICLES)
     for doc in documents:
@@ -86,16 +102,16 @@ async def test_first_listing_yields_each_article_once_as_clean_markdown(site: He
 
 
 async def test_resync_asks_conditionally_and_sees_edits_and_removals(site: HelpSite) -> None:
-    connector = sitemap_connector(site)
-    await listing(connector)
+    connector, state = sitemap_connector(site), ConnectorState()
+    await listing(connector, state)
     site.edit("/help/mute-a-topic", "Muted topics also stop sending email notifications.")
     site.edit("/help/reset-password", "Reset links now expire after two hours.", "2026-12-02")
     del site.pages["/help/retired-feature"]
     site.log.clear()
 
-    items = await listing(connector, connector.next_state)
+    items = await listing(connector, state)
 
-    assert set(items) == {site.url(path) for path in ARTICLES - {"/help/retired-feature"}}
+    assert articles(items) == {site.url(path) for path in ARTICLES - {"/help/retired-feature"}}
     fresh = {key for key, item in items.items() if isinstance(item, SourceDocument)}
     assert fresh == {site.url("/help/mute-a-topic"), site.url("/help/reset-password")}
     mute = items[site.url("/help/mute-a-topic")]
@@ -110,25 +126,26 @@ async def test_resync_asks_conditionally_and_sees_edits_and_removals(site: HelpS
 
 
 async def test_a_500_storm_fails_the_listing_and_the_next_one_completes(site: HelpSite) -> None:
-    connector = sitemap_connector(site)
-    await listing(connector)
-    before = connector.next_state
+    connector, state = sitemap_connector(site), ConnectorState()
+    await listing(connector, state)
+    remembered = repr(state)
     site.storm = True
     with pytest.raises(SourceUnavailable, match="could not be fetched"):
-        await listing(connector, before)
-    assert connector.next_state is before
+        await listing(connector, state)
+    assert repr(state) == remembered
 
     site.storm = False
-    items = await listing(connector, before)
-    assert set(items) == {site.url(path) for path in ARTICLES}
+    items = await listing(connector, state)
+    assert articles(items) == {site.url(path) for path in ARTICLES}
 
 
 async def test_a_single_failing_page_keeps_its_indexed_version(site: HelpSite) -> None:
-    connector = sitemap_connector(site)
-    await listing(connector)
+    connector, state = sitemap_connector(site), ConnectorState()
+    await listing(connector, state)
     site.statuses["/help/mute-a-topic"] = 503
-    items = await listing(connector, connector.next_state)
-    assert isinstance(items[site.url("/help/mute-a-topic")], Unchanged)
+    items = await listing(connector, state)
+    failed = items[site.url("/help/mute-a-topic")]
+    assert isinstance(failed, Failed) and "HTTP 503" in failed.reason
     assert site.url("/help/mute-a-topic") in connector.report.failed
 
 
@@ -153,17 +170,17 @@ async def test_crawl_from_a_start_url_stays_in_scope_and_follows_noindex_pages(
     site: HelpSite,
 ) -> None:
     config = WebsiteSourceConfig(start_url=site.url("/help/"), policy=FAST)
-    connector = WebsiteConnector(config)
-    items = await listing(connector)
-    assert set(items) == {site.url(path) for path in ARTICLES}
+    connector, state = WebsiteConnector(config), ConnectorState()
+    items = await listing(connector, state)
+    assert articles(items) == {site.url(path) for path in ARTICLES}
     assert connector.report.skipped[site.url("/help/")].startswith("the page asks not to be")
     assert not site.requests_for("/blog/launch") and not site.requests_for("/pricing")
     assert not site.requests_for("/help/internal/runbook")
 
     site.log.clear()
-    again = await listing(connector, connector.next_state)
-    assert set(again) == set(items)
-    assert all(isinstance(item, Unchanged) for item in again.values())
+    again = await listing(connector, state)
+    assert articles(again) == articles(items)
+    assert all(isinstance(again[key], Unchanged) for key in articles(items))
 
 
 def test_sitemaps_parse_plain_gzipped_and_indexes() -> None:

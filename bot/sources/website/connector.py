@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 import httpx
 
+from bot.errors import InvalidRequest
 from bot.sources.website.discovery import ListingFailed, sitemap_pages
 from bot.sources.website.fetcher import PoliteFetcher
 from bot.sources.website.interim_protocol import (
+    ConnectorState,
+    Failed,
+    ListingItem,
     SourceDocument,
-    SourceError,
     SourceUnavailable,
     Unchanged,
 )
@@ -41,14 +44,14 @@ class WebsiteSourceConfig:
 
     def __post_init__(self) -> None:
         if (self.sitemap_url is None) == (self.start_url is None):
-            raise SourceError("a website source needs exactly one of a sitemap URL or a start URL")
+            raise InvalidRequest("a website source needs one URL: a sitemap or a start page")
         url = self.sitemap_url or self.start_url or ""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise SourceError(f"{url!r} is not an http(s) URL")
+            raise InvalidRequest(f"{url!r} is not an http(s) URL; give the full address")
         bad = [prefix for prefix in self.include_prefixes if not prefix.startswith("/")]
         if bad:
-            raise SourceError(f"include prefixes are URL paths starting with '/': {bad[0]!r}")
+            raise InvalidRequest(f"include prefixes are URL paths starting with '/': {bad[0]!r}")
 
     @property
     def site_url(self) -> str:
@@ -81,27 +84,24 @@ class CrawlReport:
 
 
 class WebsiteConnector:
-    kind = "website"
-
     def __init__(
         self,
         config: WebsiteSourceConfig,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        self.kind = "sitemap" if config.sitemap_url else "website"
         self.config = config
         self._transport = transport
         self.report = CrawlReport()
-        self.next_state = WebsiteState()
 
-    async def list_documents(
-        self, state: WebsiteState
-    ) -> AsyncIterator[SourceDocument | Unchanged]:
+    async def list_documents(self, state: ConnectorState) -> AsyncIterator[ListingItem]:
         """The site's complete article list; raises SourceUnavailable rather than list part."""
         self.report = CrawlReport()
-        visits = await self._crawl(state)
+        visits = await self._crawl(WebsiteState.read(state))
         self._check_failures(visits)
-        items, self.next_state = _resolve(visits, self.report)
+        items, remembered = _resolve(visits, self.report)
+        remembered.write(state)
         for item in items:
             yield item
 
@@ -202,18 +202,15 @@ class WebsiteConnector:
             )
 
 
-def _resolve(
-    visits: list[Visit], report: CrawlReport
-) -> tuple[list[SourceDocument | Unchanged], WebsiteState]:
+def _resolve(visits: list[Visit], report: CrawlReport) -> tuple[list[ListingItem], WebsiteState]:
     """One item per article: canonical duplicates, then identical texts, collapse to one."""
     state = WebsiteState()
     kept: dict[str, Visit] = {}
     for visit in visits:
         if visit.kind == "skipped":
             report.skipped[visit.url] = visit.reason
+        if visit.kind not in ("fresh", "unchanged") or visit.record is None:
             continue
-        if visit.record is None:
-            continue  # failed before it was ever indexed: nothing to keep
         state.pages[visit.url] = visit.record
         report.fetched += visit.kind == "fresh"
         report.not_modified += visit.not_modified
@@ -233,7 +230,20 @@ def _resolve(
         first = by_text.setdefault(visit.record.content_hash, visit)
         if first is not visit and first.record is not None:
             report.duplicates[visit.url] = first.record.key
-    return [_item(visit) for visit in _by_key(by_text.values())], state
+            # Remembered under the article it duplicates, so a 304 next time names that one.
+            state.pages[visit.url] = replace(visit.record, key=first.record.key)
+    items = [_item(visit) for visit in _by_key(by_text.values())]
+    listed = {item.key for item in items}
+    for visit in visits:
+        if visit.kind != "failed":
+            continue
+        key = visit.record.key if visit.record else visit.url
+        if visit.record is not None:
+            state.pages[visit.url] = visit.record
+        if key not in listed:
+            listed.add(key)
+            items.append(Failed(key, visit.reason))
+    return items, state
 
 
 def _preferred(visit: Visit, current: Visit) -> bool:
@@ -251,7 +261,7 @@ def _by_key(visits: Iterable[Visit]) -> list[Visit]:
     return sorted(visits, key=lambda visit: visit.record.key if visit.record else "")
 
 
-def _item(visit: Visit) -> SourceDocument | Unchanged:
+def _item(visit: Visit) -> ListingItem:
     record: PageRecord | None = visit.record
     assert record is not None
     if visit.kind != "fresh" or visit.article is None:

@@ -87,7 +87,6 @@ async def visit_page(
         etag=fetched.validators.etag,
         last_modified=fetched.validators.last_modified,
         lastmod=lastmod,
-        title=title,
         links=links,
     )
     updated_at = parse_lastmod(lastmod) or _http_date(fetched.validators.last_modified)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 
+from bot.errors import InvalidRequest
+
 
 def default_user_agent() -> str:
     try:
@@ -40,9 +42,9 @@ class CrawlPolicy:
 
     def __post_init__(self) -> None:
         if self.requests_per_second <= 0:
-            raise ValueError("requests_per_second must be positive")
+            raise InvalidRequest("requests_per_second must be positive")
         if self.concurrency < 1:
-            raise ValueError("concurrency must be at least 1")
+            raise InvalidRequest("concurrency must be at least 1")
 
     @property
     def agent(self) -> str:

@@ -2,15 +2,17 @@
 
 Kept so a re-sync can ask "changed since?" (ETag / Last-Modified), skip pages whose
 sitemap `lastmod` is unchanged, still follow the links of a page that answered 304, and
-dedupe an unchanged page by the content hash it had.
+dedupe an unchanged page by the content hash it had. Stored in the engine's per-document
+state under the article's key (`{"pages": {url: record}}`; several URLs can share one
+canonical URL), so the engine forgets it with the article when indexing that one fails.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 
 from bot.sources.website.fetcher import Validators
+from bot.sources.website.interim_protocol import ConnectorState, JsonValue
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +24,6 @@ class PageRecord:
     last_modified: str | None = None
     lastmod: str | None = None
     """The sitemap's `lastmod` for the URL when it was fetched."""
-    title: str | None = None
     links: tuple[str, ...] = ()
     """In-scope links found on the page (crawls only)."""
 
@@ -34,24 +35,54 @@ class PageRecord:
 @dataclass
 class WebsiteState:
     pages: dict[str, PageRecord] = field(default_factory=dict)
-
-    def to_json(self) -> str:
-        return json.dumps(
-            {"version": 1, "pages": {url: asdict(record) for url, record in self.pages.items()}},
-            sort_keys=True,
-        )
+    """By the URL as listed (sitemap entry or link)."""
 
     @classmethod
-    def from_json(cls, text: str | None) -> WebsiteState:
-        """Unreadable or foreign state means a full re-fetch, never a failed sync."""
-        if not text:
+    def read(cls, state: ConnectorState) -> WebsiteState:
+        """Records of indexed articles only; none at all on a full sync."""
+        if state.full:
             return cls()
-        try:
-            raw = json.loads(text)
-            pages = {
-                str(url): PageRecord(**{**record, "links": tuple(record.get("links") or ())})
-                for url, record in raw.get("pages", {}).items()
-            }
-        except (ValueError, TypeError, AttributeError):
-            return cls()
+        pages = {}
+        for key, entry in state.documents.items():
+            if key not in state.indexed:
+                continue
+            for url, raw in _mapping(entry.get("pages")).items():
+                record = _record(key, raw)
+                if record is not None:
+                    pages[url] = record
         return cls(pages)
+
+    def write(self, state: ConnectorState) -> None:
+        documents: dict[str, dict[str, JsonValue]] = {}
+        for url, record in sorted(self.pages.items()):
+            raw = asdict(record)
+            del raw["key"]
+            raw["links"] = list(record.links)
+            entry = documents.setdefault(record.key, {"pages": {}})
+            pages = entry["pages"]
+            assert isinstance(pages, dict)
+            pages[url] = raw
+        state.documents.clear()
+        state.documents.update(documents)
+
+
+def _mapping(value: JsonValue) -> dict[str, JsonValue]:
+    return value if isinstance(value, dict) else {}
+
+
+def _record(key: str, raw: JsonValue) -> PageRecord | None:
+    """None for an entry this version cannot read: the page is simply fetched again."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("content_hash"), str):
+        return None
+    text = {name: raw.get(name) for name in ("etag", "last_modified", "lastmod")}
+    links = raw.get("links")
+    return PageRecord(
+        key=key,
+        content_hash=str(raw["content_hash"]),
+        etag=text["etag"] if isinstance(text["etag"], str) else None,
+        last_modified=text["last_modified"] if isinstance(text["last_modified"], str) else None,
+        lastmod=text["lastmod"] if isinstance(text["lastmod"], str) else None,
+        links=tuple(link for link in links if isinstance(link, str))
+        if isinstance(links, list)
+        else (),
+    )
