@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import gzip
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from bot.sources.website.connector import WebsiteConnector, WebsiteSourceConfig
-from bot.sources.website.fetcher import retry_after_seconds
-from bot.sources.website.interim_protocol import (
+from bot.errors import InvalidRequest, SourceUnavailable
+from bot.sources.catalog import connector_type
+from bot.sources.protocol import (
+    Connector,
+    ConnectorEnv,
     ConnectorState,
     Failed,
     ListingItem,
     SourceDocument,
-    SourceUnavailable,
     Unchanged,
 )
+from bot.sources.website.connector import WebsiteConnector, WebsiteSourceConfig
+from bot.sources.website.fetcher import retry_after_seconds
 from bot.sources.website.policy import CrawlPolicy
 from bot.sources.website.sitemap import SitemapInvalid, parse_sitemap
 from tests.website_site import BOILERPLATE_PHRASES, CRAWL_DELAY_S, HelpSite, help_center, served
@@ -218,3 +222,28 @@ def test_retry_after_reads_seconds_and_http_dates() -> None:
 
     now = datetime(2026, 12, 3, 8, 0, 0, tzinfo=UTC)
     assert retry_after_seconds("Thu, 03 Dec 2026 08:00:30 GMT", now) == 30.0
+
+
+def test_source_types_build_connectors_and_refuse_unusable_options(tmp_path: Path) -> None:
+    env = ConnectorEnv(secrets={}, work_dir=tmp_path, user_agent="supportbot-test/1", timeout_s=5)
+    sitemap_type = connector_type("sitemap")
+    options = sitemap_type.options.model_validate(
+        {"url": "https://help.example.com/sitemap.xml", "include_prefix": ["/articles/"]}
+    )
+    connector: Connector = sitemap_type.build(options, env)
+    assert connector.kind == "sitemap"
+    crawl = connector_type("website").build(
+        connector_type("website").options.model_validate({"url": "https://x.test/help/start"}),
+        env,
+    )
+    assert isinstance(crawl, WebsiteConnector) and crawl.config.prefixes == ("/help/",)
+    assert crawl.config.policy.agent == "supportbot-test/1"
+    with pytest.raises(InvalidRequest, match="not an http"):
+        sitemap_type.build(sitemap_type.options.model_validate({"url": "ftp://x.test/s.xml"}), env)
+    with pytest.raises(InvalidRequest, match="starting with '/'"):
+        sitemap_type.build(
+            sitemap_type.options.model_validate(
+                {"url": "https://x.test/s.xml", "include_prefix": ["articles"]}
+            ),
+            env,
+        )

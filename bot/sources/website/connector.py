@@ -16,17 +16,16 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from bot.errors import InvalidRequest
-from bot.sources.website.discovery import ListingFailed, sitemap_pages
-from bot.sources.website.fetcher import PoliteFetcher
-from bot.sources.website.interim_protocol import (
+from bot.errors import InvalidRequest, SourceUnavailable
+from bot.sources.protocol import (
     ConnectorState,
     Failed,
     ListingItem,
     SourceDocument,
-    SourceUnavailable,
     Unchanged,
 )
+from bot.sources.website.discovery import ListingFailed, sitemap_pages
+from bot.sources.website.fetcher import PoliteFetcher
 from bot.sources.website.pages import Visit, visit_page
 from bot.sources.website.policy import CrawlPolicy
 from bot.sources.website.robots import RobotsUnavailable, fetch_robots

@@ -9,8 +9,8 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.errors import InvalidRequest
+from bot.sources.protocol import ConnectorEnv, ConnectorType
 from bot.sources.website.connector import WebsiteConnector, WebsiteSourceConfig
-from bot.sources.website.interim_protocol import ConnectorEnv
 from bot.sources.website.policy import CrawlPolicy
 
 
@@ -61,3 +61,17 @@ def build_sitemap(options: BaseModel, env: ConnectorEnv) -> WebsiteConnector:
 
 def build_website(options: BaseModel, env: ConnectorEnv) -> WebsiteConnector:
     return build_connector(options, env, crawl=True)
+
+
+SITEMAP = ConnectorType(
+    kind="sitemap",
+    options=WebsiteOptions,
+    build=build_sitemap,
+    summary="A website's articles from its sitemap.xml (indexes, gzip, lastmod).",
+)
+WEBSITE = ConnectorType(
+    kind="website",
+    options=WebsiteOptions,
+    build=build_website,
+    summary="A website crawled from a start page within path prefixes.",
+)
