@@ -17,8 +17,8 @@ _TYPES: dict[str, str] = {
     "freshdesk": "bot.sources.connectors.freshdesk_solutions:CONNECTOR_TYPE",
     "intercom": "bot.sources.connectors.intercom_articles:CONNECTOR_TYPE",
     "zendesk": "bot.sources.connectors.zendesk_guide:CONNECTOR_TYPE",
-    "sitemap": "bot.sources.website.source_type:SITEMAP",
-    "website": "bot.sources.website.source_type:WEBSITE",
+    "sitemap": "bot.sources.connectors.website.source_type:SITEMAP",
+    "website": "bot.sources.connectors.website.source_type:WEBSITE",
 }
 
 FILE_KINDS = ("folder", "upload")

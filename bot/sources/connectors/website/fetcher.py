@@ -12,22 +12,20 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import httpx
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_random_exponential,
+
+from bot.errors import SourceUnavailable
+from bot.sources.connectors.http import (
+    RetryPolicy,
+    TransientStatus,
+    retry_after_seconds,
+    with_retries,
 )
+from bot.sources.connectors.website.policy import CrawlPolicy
 
-from bot.sources.website.policy import CrawlPolicy
-
-RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 
@@ -66,13 +64,6 @@ class Blocked(Exception):
         self.url = url
 
 
-class _Retryable(Exception):
-    def __init__(self, reason: str, retry_after_s: float | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after_s = retry_after_s
-
-
 class RequestPacer:
     """Spaces request starts at least `interval_s` apart, across all concurrent tasks."""
 
@@ -91,22 +82,6 @@ class RequestPacer:
             await asyncio.sleep(delay)
 
 
-def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
-    """`Retry-After` as seconds: either delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
 class PoliteFetcher:
     """GETs pages of one site for a sync; `requests` counts every request sent (tests, reports)."""
 
@@ -117,6 +92,11 @@ class PoliteFetcher:
         self._policy = policy
         self._pacer = RequestPacer(max(1.0 / policy.requests_per_second, crawl_delay_s))
         self._slots = asyncio.Semaphore(policy.concurrency)
+        self._retry = RetryPolicy(
+            attempts=policy.max_attempts,
+            initial_wait_s=policy.backoff_initial_s,
+            max_wait_s=policy.max_wait_s,
+        )
         self.requests = 0
 
     def set_crawl_delay(self, crawl_delay_s: float) -> None:
@@ -152,45 +132,21 @@ class PoliteFetcher:
             headers["If-None-Match"] = validators.etag
         if validators and validators.last_modified:
             headers["If-Modified-Since"] = validators.last_modified
-        retrying = AsyncRetrying(
-            retry=retry_if_exception_type(_Retryable),
-            stop=stop_after_attempt(self._policy.max_attempts),
-            wait=self._wait,
-            reraise=True,
-        )
         try:
-            async for attempt in retrying:
-                with attempt:
-                    return await self._request(url, headers)
-        except _Retryable as exc:
-            raise FetchFailed(
-                url, f"{exc.reason} (gave up after {self._policy.max_attempts} attempts)"
-            ) from exc
-        raise AssertionError("unreachable: tenacity either returns or raises")
-
-    def _wait(self, state: RetryCallState) -> float:
-        backoff = wait_random_exponential(
-            multiplier=self._policy.backoff_initial_s, max=self._policy.backoff_max_s
-        )(state)
-        error = state.outcome.exception() if state.outcome else None
-        if isinstance(error, _Retryable) and error.retry_after_s is not None:
-            return min(error.retry_after_s, self._policy.max_retry_after_s)
-        return backoff
+            return await with_retries(
+                lambda: self._request(url, headers), self._retry, urlsplit(url).netloc
+            )
+        except SourceUnavailable as exc:
+            raise FetchFailed(url, exc.message) from exc
 
     async def _request(self, url: str, headers: dict[str, str]) -> Fetched:
         async with self._slots:
             await self._pacer.wait()
             self.requests += 1
-            try:
-                async with self._client.stream("GET", url, headers=headers) as response:
-                    content = await self._read_capped(response)
-            except httpx.TransportError as exc:
-                raise _Retryable(f"{type(exc).__name__}: {exc}") from exc
+            async with self._client.stream("GET", url, headers=headers) as response:
+                content = await self._read_capped(response)
         if response.status_code in RETRYABLE_STATUSES:
-            raise _Retryable(
-                f"HTTP {response.status_code}",
-                retry_after_seconds(response.headers.get("retry-after")),
-            )
+            raise TransientStatus(response.status_code, retry_after_seconds(response.headers))
         if response.status_code in REDIRECT_STATUSES:
             content = response.headers.get("location", "").encode("latin-1", "replace")
         return Fetched(

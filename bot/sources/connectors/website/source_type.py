@@ -9,9 +9,9 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.errors import InvalidRequest
+from bot.sources.connectors.website.connector import WebsiteConnector, WebsiteSourceConfig
+from bot.sources.connectors.website.policy import CrawlPolicy
 from bot.sources.protocol import ConnectorEnv, ConnectorType
-from bot.sources.website.connector import WebsiteConnector, WebsiteSourceConfig
-from bot.sources.website.policy import CrawlPolicy
 
 
 class WebsiteOptions(BaseModel):

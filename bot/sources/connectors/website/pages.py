@@ -13,11 +13,11 @@ from email.utils import parsedate_to_datetime
 from typing import Literal
 
 from bot.domain import content_hash
-from bot.sources.website.extract import decode_page, extract_page
-from bot.sources.website.fetcher import Blocked, FetchFailed, PoliteFetcher
-from bot.sources.website.scope import CrawlScope, origin
-from bot.sources.website.sitemap import parse_lastmod
-from bot.sources.website.state import PageRecord
+from bot.sources.connectors.website.extract import decode_page, extract_page
+from bot.sources.connectors.website.fetcher import Blocked, FetchFailed, PoliteFetcher
+from bot.sources.connectors.website.scope import CrawlScope, origin
+from bot.sources.connectors.website.sitemap import parse_lastmod
+from bot.sources.connectors.website.state import PageRecord
 
 VisitKind = Literal["fresh", "unchanged", "skipped", "failed"]
 

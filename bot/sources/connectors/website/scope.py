@@ -6,7 +6,7 @@ import posixpath
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from bot.sources.website.robots import RobotsRules
+from bot.sources.connectors.website.robots import RobotsRules
 
 
 def origin(url: str) -> tuple[str, str]:

@@ -17,6 +17,13 @@ from urllib.parse import urlsplit
 import httpx
 
 from bot.errors import InvalidRequest, SourceUnavailable
+from bot.sources.connectors.website.discovery import ListingFailed, sitemap_pages
+from bot.sources.connectors.website.fetcher import PoliteFetcher
+from bot.sources.connectors.website.pages import Visit, visit_page
+from bot.sources.connectors.website.policy import CrawlPolicy
+from bot.sources.connectors.website.robots import RobotsUnavailable, fetch_robots
+from bot.sources.connectors.website.scope import CrawlScope, default_prefix
+from bot.sources.connectors.website.state import PageRecord, WebsiteState
 from bot.sources.protocol import (
     ConnectorState,
     Failed,
@@ -24,13 +31,6 @@ from bot.sources.protocol import (
     SourceDocument,
     Unchanged,
 )
-from bot.sources.website.discovery import ListingFailed, sitemap_pages
-from bot.sources.website.fetcher import PoliteFetcher
-from bot.sources.website.pages import Visit, visit_page
-from bot.sources.website.policy import CrawlPolicy
-from bot.sources.website.robots import RobotsUnavailable, fetch_robots
-from bot.sources.website.scope import CrawlScope, default_prefix
-from bot.sources.website.state import PageRecord, WebsiteState
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,9 +27,8 @@ class CrawlPolicy:
     max_attempts: int = 5
     """Per request, for 429, 5xx and transport errors."""
     backoff_initial_s: float = 0.5
-    backoff_max_s: float = 30.0
-    max_retry_after_s: float = 120.0
-    """A longer `Retry-After` is cut to this (the sync would otherwise stall for hours)."""
+    max_wait_s: float = 60.0
+    """Longest single wait; a `Retry-After` beyond it fails the page instead of stalling."""
     max_redirects: int = 5
     max_page_bytes: int = 5 * 2**20
     max_pages: int = 10_000

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from protego import Protego
 
-from bot.sources.website.fetcher import Blocked, FetchFailed, PoliteFetcher
+from bot.sources.connectors.website.fetcher import Blocked, FetchFailed, PoliteFetcher
 
 
 class RobotsUnavailable(Exception):

@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.sources.website.fetcher import Blocked, FetchFailed, PoliteFetcher
-from bot.sources.website.policy import CrawlPolicy
-from bot.sources.website.scope import origin
-from bot.sources.website.sitemap import Sitemap, SitemapEntry, SitemapInvalid, parse_sitemap
+from bot.sources.connectors.website.fetcher import Blocked, FetchFailed, PoliteFetcher
+from bot.sources.connectors.website.policy import CrawlPolicy
+from bot.sources.connectors.website.scope import origin
+from bot.sources.connectors.website.sitemap import (
+    Sitemap,
+    SitemapEntry,
+    SitemapInvalid,
+    parse_sitemap,
+)
 
 
 class ListingFailed(Exception):

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from bot.sources.connectors.website.fetcher import Validators
 from bot.sources.protocol import ConnectorState, JsonValue
-from bot.sources.website.fetcher import Validators
 
 
 @dataclass(frozen=True, slots=True)
