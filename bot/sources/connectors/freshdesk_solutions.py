@@ -80,7 +80,7 @@ class FreshdeskSolutionsConnector:
         self._options = options
         self._api_key = api_key
         self._env = env
-        self._retry = retry or RetryPolicy()
+        self._retry = retry
         self._base = options.base_url.rstrip("/")
         self._portal = (options.portal_url or options.base_url).rstrip("/")
 
@@ -145,7 +145,7 @@ class _Listing:
     """Paged GETs against one Freshdesk with its API key."""
 
     def __init__(
-        self, http: httpx.AsyncClient, base: str, api_key: SecretStr, retry: RetryPolicy
+        self, http: httpx.AsyncClient, base: str, api_key: SecretStr, retry: RetryPolicy | None
     ) -> None:
         self._http = http
         self._base = base

@@ -42,6 +42,10 @@ class RetryPolicy:
     """Longest single wait; a `Retry-After` beyond it fails the sync instead of stalling it."""
 
 
+DEFAULT_RETRY = RetryPolicy()
+"""What connectors built by the sync engine use (tests swap in shorter waits)."""
+
+
 class TransientStatus(Exception):
     """A response worth retrying (429, 408, 5xx), with the wait the server asked for."""
 
@@ -112,8 +116,12 @@ def _stop(policy: RetryPolicy) -> Callable[[RetryCallState], bool]:
     return stop
 
 
-async def with_retries(fetch: Callable[[], Awaitable[T]], policy: RetryPolicy, vendor: str) -> T:
-    """Run `fetch` (one page request), retrying transient failures as the policy allows."""
+async def with_retries(
+    fetch: Callable[[], Awaitable[T]], policy: RetryPolicy | None, vendor: str
+) -> T:
+    """Run `fetch` (one page request), retrying transient failures as the policy allows
+    (`None`: `DEFAULT_RETRY`)."""
+    policy = policy or DEFAULT_RETRY
     retrying = AsyncRetrying(
         stop=_stop(policy),
         wait=_wait(policy),
@@ -151,7 +159,7 @@ async def get_json(
     *,
     vendor: str,
     what: str,
-    policy: RetryPolicy,
+    policy: RetryPolicy | None,
     params: Mapping[str, str | int] | None = None,
     auth: httpx.Auth | None = None,
     headers: Mapping[str, str] | None = None,

@@ -69,7 +69,7 @@ class IntercomArticlesConnector:
         self._options = options
         self._token = access_token
         self._env = env
-        self._retry = retry or RetryPolicy()
+        self._retry = retry
 
     async def list_documents(self, state: ConnectorState) -> AsyncIterator[ListingItem]:
         async with api_client(self._env) as http:

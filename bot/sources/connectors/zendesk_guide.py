@@ -78,7 +78,7 @@ class ZendeskGuideConnector:
         self._options = options
         self._authorization = authorization
         self._env = env
-        self._retry = retry or RetryPolicy()
+        self._retry = retry
         self._base = options.base_url.rstrip("/")
 
     async def list_documents(self, state: ConnectorState) -> AsyncIterator[ListingItem]:
