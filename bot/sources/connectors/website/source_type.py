@@ -30,6 +30,9 @@ class WebsiteOptions(BaseModel):
     )
     concurrency: int = Field(4, ge=1, le=32, description="Requests in flight at once.")
     max_pages: int = Field(10_000, ge=1, description="Refuse sites listing more pages than this.")
+    retries: int = Field(
+        4, ge=0, le=10, description="Retries of a page answering 429, 5xx or timing out."
+    )
     trust_lastmod: bool = Field(
         True, description="Skip pages whose sitemap lastmod has not changed since the last sync."
     )
@@ -44,6 +47,7 @@ def build_connector(options: BaseModel, env: ConnectorEnv, *, crawl: bool) -> We
         concurrency=options.concurrency,
         timeout_s=env.timeout_s,
         max_pages=options.max_pages,
+        max_attempts=options.retries + 1,
         trust_lastmod=options.trust_lastmod,
     )
     config = WebsiteSourceConfig(
