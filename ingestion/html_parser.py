@@ -45,9 +45,15 @@ def parse_html(text: str) -> DocumentContent:
 def page_title(soup: BeautifulSoup) -> str | None:
     """`<title>`, unless the first <h1> is a cleaner form of it ("Mute a topic | Acme Help")."""
     title_tag = soup.find("title")
-    title = _text(title_tag) if isinstance(title_tag, Tag) else ""
     h1 = soup.find("h1")
-    heading = _text(h1) if isinstance(h1, Tag) else ""
+    return choose_title(
+        _text(title_tag) if isinstance(title_tag, Tag) else "",
+        _text(h1) if isinstance(h1, Tag) else "",
+    )
+
+
+def choose_title(title: str, heading: str) -> str | None:
+    """The first <h1> when it is the page's <title> without the site's name, else <title>."""
     if heading and (not title or heading in title):
         return heading
     return title or None

@@ -2,8 +2,9 @@
 
 trafilatura finds the main content and drops the chrome around it (navigation, headers,
 footers, cookie banners, "related articles" lists); its Markdown keeps headings, lists,
-code and tables, so today's Markdown parser gives chunks their heading paths. The title
-follows the HTML parser's rule (`<title>`, or the `<h1>` when it is a cleaner form of it).
+code and tables, so today's Markdown parser gives chunks their heading paths. The page is
+parsed once (lxml) for both. The title follows the HTML parser's rule (`<title>`, or the
+`<h1>` when it is a cleaner form of it).
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from dataclasses import dataclass
 from urllib.parse import urldefrag, urljoin
 
 import trafilatura
-from bs4 import BeautifulSoup, UnicodeDammit
-from bs4.element import Tag
+from bs4 import UnicodeDammit
+from lxml import etree
+from lxml import html as lxml_html
 
-from ingestion.html_parser import canonical_url, page_title
+from ingestion.html_parser import choose_title
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,11 +45,17 @@ def decode_page(content: bytes, content_type: str) -> str:
     return dammit.unicode_markup or content.decode("utf-8", "replace")
 
 
-def extract_page(html: str, url: str) -> ExtractedPage:
-    soup = BeautifulSoup(html, "lxml")
-    declared = canonical_url(soup)
+def extract_page(text: str, url: str) -> ExtractedPage:
+    try:
+        tree = lxml_html.document_fromstring(text)
+    except (etree.ParserError, ValueError):
+        return ExtractedPage(None, None, None, None, (), noindex=False, nofollow=False)
+    robots = _robots_directives(tree)
+    declared = _first(
+        tree, "//link[contains(concat(' ', normalize-space(@rel), ' '), ' canonical ')]/@href"
+    )
     markdown = trafilatura.extract(
-        html,
+        tree,
         url=url,
         output_format="markdown",
         include_tables=True,
@@ -58,38 +66,43 @@ def extract_page(html: str, url: str) -> ExtractedPage:
         deduplicate=False,
     )
     return ExtractedPage(
-        title=page_title(soup),
+        title=choose_title(_first_text(tree, "//title"), _first_text(tree, "//h1")),
         markdown=markdown.strip() if markdown and markdown.strip() else None,
         canonical=urldefrag(urljoin(url, declared)).url if declared else None,
-        language=_language(soup),
-        links=_links(soup, url),
-        noindex="noindex" in _robots_directives(soup),
-        nofollow="nofollow" in _robots_directives(soup),
+        language=str(tree.get("lang") or "").strip() or None,
+        links=() if "nofollow" in robots else _links(tree, url),
+        noindex="noindex" in robots,
+        nofollow="nofollow" in robots,
     )
 
 
-def _language(soup: BeautifulSoup) -> str | None:
-    html = soup.find("html")
-    lang = html.get("lang") if isinstance(html, Tag) else None
-    return str(lang).strip() or None if lang else None
+def _first(tree: lxml_html.HtmlElement, xpath: str) -> str:
+    found = tree.xpath(xpath)
+    return str(found[0]).strip() if found else ""
 
 
-def _links(soup: BeautifulSoup, url: str) -> tuple[str, ...]:
+def _first_text(tree: lxml_html.HtmlElement, xpath: str) -> str:
+    found = tree.xpath(xpath)
+    return " ".join(found[0].text_content().split()) if found else ""
+
+
+def _links(tree: lxml_html.HtmlElement, url: str) -> tuple[str, ...]:
     found: dict[str, None] = {}
-    for anchor in soup.find_all("a", href=True):
-        if isinstance(anchor, Tag) and "nofollow" not in (anchor.get("rel") or []):
-            target = urldefrag(urljoin(url, str(anchor["href"]).strip())).url
-            if target.startswith(("http://", "https://")):
-                found[target] = None
+    for anchor in tree.xpath("//a[@href]"):
+        if "nofollow" in str(anchor.get("rel") or "").lower().split():
+            continue
+        target = urldefrag(urljoin(url, str(anchor.get("href")).strip())).url
+        if target.startswith(("http://", "https://")):
+            found[target] = None
     return tuple(found)
 
 
-def _robots_directives(soup: BeautifulSoup) -> set[str]:
+def _robots_directives(tree: lxml_html.HtmlElement) -> set[str]:
     """`<meta name="robots" content="noindex, follow">` → {"noindex", "follow"}."""
     found: set[str] = set()
-    for meta in soup.find_all("meta", attrs={"name": True, "content": True}):
-        if isinstance(meta, Tag) and str(meta["name"]).lower() in ("robots", "supportbot"):
-            found.update(part.strip().lower() for part in str(meta["content"]).split(","))
+    for meta in tree.xpath("//meta[@name and @content]"):
+        if str(meta.get("name")).lower() in ("robots", "supportbot"):
+            found.update(part.strip().lower() for part in str(meta.get("content")).split(","))
     if "none" in found:
         found.update(("noindex", "nofollow"))
     return found

@@ -75,7 +75,7 @@ async def visit_page(
         return Visit(url, "skipped", reason=f"not an HTML page ({fetched.content_type})")
     text = decode_page(fetched.content, fetched.content_type)
     page = await asyncio.to_thread(extract_page, text, fetched.url)  # CPU: keep pacing on time
-    links = () if page.nofollow else tuple(link for link in page.links if scope.in_scope(link))
+    links = tuple(link for link in page.links if scope.in_scope(link))
     if page.noindex:
         reason = "the page asks not to be indexed (noindex)"
         return Visit(url, "skipped", reason=reason, links=links)
