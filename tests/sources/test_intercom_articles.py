@@ -21,6 +21,7 @@ from bot.sources.connectors.intercom_articles import (
 from bot.sources.protocol import ConnectorState
 from tests.support.connectors import (
     FAST_RETRIES,
+    USER_AGENT,
     after_sync,
     connector_env,
     documents,
@@ -98,6 +99,7 @@ async def test_lists_published_articles_across_pages(
     assert found["3"].url == "https://intercom.help/acme/en/articles/3-setup-step-3"
     assert found["3"].body_format == "html" and "step by step" in found["3"].body
     assert len([p for p in intercom.paths() if p == "/articles"]) == 3  # 8 articles, 3 a page
+    assert {r.headers["user-agent"] for r in intercom.requests} == {USER_AGENT}
 
 
 async def test_translations_when_locales_are_asked(intercom: IntercomStub) -> None:

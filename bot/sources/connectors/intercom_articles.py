@@ -76,6 +76,7 @@ class IntercomArticlesConnector:
             client = AsyncIntercom(
                 base_url=self._options.base_url.rstrip("/"),
                 token=self._token.get_secret_value(),
+                headers={"User-Agent": self._env.user_agent},  # the SDK's own otherwise
                 httpx_client=http,
             )
             collections = await self._collections(client)
