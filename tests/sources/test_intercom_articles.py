@@ -28,7 +28,7 @@ from tests.support.connectors import (
     listing,
     unchanged,
 )
-from tests.support.helpdesk_articles import IntercomStub
+from tests.support.helpdesk_articles import IntercomStub, Request
 
 TOKEN = "ic-access-token-9d2e"
 
@@ -98,7 +98,8 @@ async def test_lists_published_articles_across_pages(
     assert found["2"].heading_path == ("Getting started",)
     assert found["3"].url == "https://intercom.help/acme/en/articles/3-setup-step-3"
     assert found["3"].body_format == "html" and "step by step" in found["3"].body
-    assert len([p for p in intercom.paths() if p == "/articles"]) == 3  # 8 articles, 3 a page
+    # 8 articles, 3 a page, then page 1 again to check nothing moved while listing
+    assert len([p for p in intercom.paths() if p == "/articles"]) == 4
     assert {r.headers["user-agent"] for r in intercom.requests} == {USER_AGENT}
 
 
@@ -152,3 +153,21 @@ async def test_revoked_token_is_a_clear_auth_error_without_the_secret(
     chain = [raised.value, raised.value.__cause__, raised.value.__context__]
     for text in [*map(str, chain), *map(repr, chain), repr(vars(source)), caplog.text]:
         assert "ic-revoked-token-1111" not in text
+
+
+async def test_articles_edited_mid_listing_make_it_incomplete(
+    intercom: IntercomStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Offset pages over a list sorted by updated_at: an edit moves an article to page 1
+    and shifts the others, so one would be skipped (then deleted as gone) unnoticed."""
+    monkeypatch.setattr(intercom_articles, "PAGE_SIZE", 3)
+
+    def edit_after_first_page(request: Request) -> None:
+        if request.path == "/articles" and request.query.get("page") == "2":
+            intercom.articles[0]["updated_at"] += 10_000  # the oldest becomes the newest
+
+    intercom.on_request = edit_after_first_page
+    with pytest.raises(SourceUnavailable, match="changed while they were being listed"):
+        await listing(connector(intercom))
+    intercom.on_request = None
+    assert len(documents(await listing(connector(intercom)))) == 7  # a quiet listing completes

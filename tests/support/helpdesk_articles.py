@@ -23,6 +23,7 @@ import base64
 import json
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
@@ -48,6 +49,8 @@ class ArticlesApiStub:
 
     def __init__(self) -> None:
         self.requests: list[Request] = []
+        self.on_request: Callable[[Request], None] | None = None
+        """Called before each request is answered: content edited mid-listing."""
         self._script: list[tuple[int, dict[str, str]]] = []
         self._let_through = 0
         self._lock = threading.Lock()
@@ -98,6 +101,8 @@ class ArticlesApiStub:
                 else:
                     status, headers = self._script.pop(0)
                     return Reply(status, {"error": "scripted failure"}, headers)
+        if self.on_request is not None:
+            self.on_request(request)
         if not self.authorized(request.headers.get("authorization", "")):
             return self.unauthorized()
         return self.route(request)

@@ -5,7 +5,9 @@ collections page by page (`page`, `per_page`; `pages.total_pages` says when to s
 client accepts a base URL (regional hosts, or a local server in tests) and our httpx
 client; its own retries are left off so every connector shares one retry policy.
 Only `state: published` articles with a public `url` are synced (a draft, or an article of
-a help center that is not live, has none); the heading path is the collection chain. With
+a help center that is not live, has none); the heading path is the collection chain. The
+pages are offsets into a list that edits reorder, so page 1 is read again at the end and
+a listing that moved meanwhile counts as incomplete (nothing deleted). With
 `locales`, each published translation in `translated_content` becomes its own document.
 """
 
@@ -21,7 +23,7 @@ from intercom.core.api_error import ApiError
 from intercom.core.request_options import RequestOptions
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from bot.errors import InvalidRequest, SourceError
+from bot.errors import InvalidRequest, SourceError, SourceUnavailable
 from bot.sources.connectors.articles import ancestor_names, unchanged_since_last_sync
 from bot.sources.connectors.http import RetryPolicy, api_client, check_status, with_retries
 from bot.sources.protocol import (
@@ -115,20 +117,32 @@ class IntercomArticlesConnector:
         ]
 
     async def _articles(self, client: AsyncIntercom) -> AsyncIterator[dict[str, Any]]:
-        page = 1
+        """Every article, page by page. Pages are offsets into a list sorted by `updated_at`
+        (newest first), so an article edited, published or deleted mid-listing shifts the
+        pages and another one could be skipped, then deleted as gone: when page 1 no
+        longer starts as it did, the listing is reported incomplete instead."""
+        page, first = 1, None
         while True:
-            fetch = partial(
-                client.articles.list,
-                page=page,
-                per_page=PAGE_SIZE,
-                request_options=_NO_SDK_RETRIES,
-            )
-            pager = await self._call(fetch, "articles")
+            pager = await self._article_page(client, page)
+            if first is None:
+                first = _signature(pager)
             for item in pager.items or []:
                 yield item.model_dump(by_alias=True, exclude_none=True)
             if not pager.items or page >= _total_pages(pager.response.pages, page):
-                return
+                break
             page += 1
+        if page > 1 and _signature(await self._article_page(client, 1)) != first:
+            raise SourceUnavailable(
+                f"{VENDOR}'s articles changed while they were being listed, so some may have "
+                "been skipped; nothing was deleted and the next sync reads them again",
+                retry_after_s=60,
+            )
+
+    async def _article_page(self, client: AsyncIntercom, page: int) -> Any:
+        fetch = partial(
+            client.articles.list, page=page, per_page=PAGE_SIZE, request_options=_NO_SDK_RETRIES
+        )
+        return await self._call(fetch, "articles")
 
     async def _collections(self, client: AsyncIntercom) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}
@@ -179,6 +193,13 @@ CONNECTOR_TYPE = ConnectorType(
     secrets=("access_token",),
     summary="Intercom Help Center: published articles (Articles API, Intercom's SDK).",
 )
+
+
+def _signature(pager: Any) -> tuple[Any, ...]:
+    """What page 1 of the article list looks like: total count, newest article and time."""
+    items = pager.items or []
+    newest = (items[0].id, items[0].updated_at) if items else None
+    return (pager.response.total_count, newest)
 
 
 def _total_pages(pages: Any, current: int) -> int:
