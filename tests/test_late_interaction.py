@@ -174,7 +174,7 @@ def store(tmp_path: Path) -> SqliteTokenVectorStore:
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
-        ("how do I make my colleague an admin", 0),
+        ("how can I promote a coworker to administrator", 0),
         ("I forgot my password and can't log in", 3),
         ("where can I download last month's invoice", 1),
         ("message times are off by 6 hours after I travelled", 4),

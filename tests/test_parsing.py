@@ -16,9 +16,7 @@ from ingestion.markdown_render import HTML_TAGS
 from ingestion.parsing import DocumentParser
 from ingestion.sources import FolderSource, open_source
 from ingestion.template_markup import TemplateMarkup
-from tests.conftest import SHARED_EVAL
-
-ZULIP_HELP = SHARED_EVAL / "zulip-help"
+from tests.conftest import ZULIP_HELP, needs_zulip_corpus
 
 
 def collect(root: Path, files: dict[str, str | bytes], base_url: str | None = None) -> Collection:
@@ -345,6 +343,7 @@ def prose(text: str) -> str:
     return CODE.sub("CODE", text)
 
 
+@needs_zulip_corpus
 def test_every_zulip_article_parses_without_template_or_html_debris() -> None:
     with open_source(ZULIP_HELP) as tree:
         collection = collect_documents(tree, DocumentParser())
@@ -375,6 +374,7 @@ REAL_ARTICLES = [
 ]
 
 
+@needs_zulip_corpus
 def test_chunks_of_real_zulip_articles_hold_only_natural_text(
     token_counter: SentenceTransformerEmbedder,
 ) -> None:

@@ -3,7 +3,7 @@
 The cross-encoder is the conftest `cross_encoder_path` model: the packaged MiniLM
 encoder with a seeded (untrained) relevance head, since no pretrained cross-encoder
 can be downloaded here. Faithfulness is therefore checked as agreement with the fp32
-forward pass of the same weights, on passages from the Zulip help center.
+forward pass of the same weights, on passages from our sample help center (examples/).
 """
 
 from __future__ import annotations
@@ -20,38 +20,39 @@ from bot.errors import ConfigurationError
 from bot.precision import resolve_precision
 from bot.rerank.inputs import rerank_text
 from bot.rerank.quantized_cross_encoder import QuantizedCrossEncoderReranker
-from tests.conftest import SHARED_EVAL
+from tests.conftest import SAMPLE_HELP_CENTER
 
 pytestmark = pytest.mark.model
 
 ARTICLES = [
-    "change-a-users-role.md",
-    "digest-emails.md",
-    "printing-messages.md",
-    "change-your-timezone.md",
-    "public-access-option.md",
-    "channel-permissions.md",
-    "mute-a-channel.md",
-    "add-a-bot-or-integration.md",
-    "archive-a-channel.md",
-    "analytics.md",
+    "account/reset-password.md",
+    "account/two-factor-authentication.md",
+    "billing/change-or-cancel-your-plan.md",
+    "billing/storage-limits.md",
+    "notifications/notification-settings.md",
+    "pages/version-history.md",
+    "pages/restore-from-trash.md",
+    "sharing/permissions-and-roles.md",
+    "integrations/slack.md",
+    "apps/offline-mode.md",
 ]
 QUERIES = [
-    "how do i make my colleague an admin",
-    "is there a weekly summary email for people who rarely log in",
-    "message times are wrong after I flew to Berlin",
+    "how do I give a teammate permission to edit our pages",
+    "the password reset email never shows up",
+    "I deleted a page by mistake yesterday, can I get it back",
 ]
+FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.DOTALL)
 
 
 def help_center_chunks() -> list[Chunk]:
-    """The first ~160 words of ten Zulip articles, macros and includes stripped."""
+    """The first ~160 words of ten sample help-center articles, front matter and markup stripped."""
     chunks = []
     for ordinal, name in enumerate(ARTICLES):
-        text = (SHARED_EVAL / "zulip-help" / name).read_text(encoding="utf-8")
-        title = text.splitlines()[0].lstrip("# ")
-        body = re.sub(r"\{[^{}]*\}|^#.*$", " ", text, flags=re.MULTILINE)
+        text = FRONT_MATTER.sub("", (SAMPLE_HELP_CENTER / name).read_text(encoding="utf-8"))
+        title = text.strip().splitlines()[0].lstrip("# ")
+        body = re.sub(r"\{[^{}]*\}|^#.*$|[*`]", " ", text, flags=re.MULTILINE)
         chunks.append(
-            Chunk("zulip", name, ordinal, title, (), " ".join(body.split()[:160]), None, "d")
+            Chunk("sample", name, ordinal, title, (), " ".join(body.split()[:160]), None, "d")
         )
     return chunks
 
