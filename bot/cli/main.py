@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
@@ -22,6 +21,7 @@ from rich.progress import (
 
 from bot.cli import kb as kb_commands
 from bot.cli import keys, render
+from bot.cli.logs import configure_cli_logging
 from bot.errors import SupportbotError
 from bot.generation.protocol import Turn
 from bot.settings import Settings
@@ -43,10 +43,24 @@ T = TypeVar("T")
 KbOption = Annotated[str, typer.Option("--kb", help="Knowledge base name (e.g. acme).")]
 
 
+class _CliOptions:
+    verbose = False
+
+
+@app.callback()
+def _global_options(
+    verbose: Annotated[
+        bool,
+        typer.Option("--verbose", "-v", help="Show why components degrade, and library warnings."),
+    ] = False,
+) -> None:
+    """supportbot: answer customers from your help center, with citations."""
+    _CliOptions.verbose = verbose
+
+
 def _run(make: Callable[[Settings], Coroutine[Any, Any, T]]) -> T:
     """Build settings, run the coroutine, and turn our errors into a clean exit."""
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    configure_cli_logging(verbose=_CliOptions.verbose)
     try:
         return asyncio.run(make(Settings()))
     except SupportbotError as exc:
@@ -58,7 +72,10 @@ def _services(settings: Settings) -> Services:
     from bot.services import build_services
 
     with console.status("Loading models…", spinner="dots"):
-        return build_services(settings)
+        services = build_services(settings)
+    if not _CliOptions.verbose:
+        render.degraded_components(err_console, services.components)
+    return services
 
 
 @app.command()

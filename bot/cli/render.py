@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
@@ -11,7 +12,21 @@ from bot.answer import Answer, SearchOutcome
 from bot.evaluation.runner import PipelineReport
 from ingestion.ingest import IngestReport
 
+if TYPE_CHECKING:
+    from bot.services import ComponentState
+
 MAX_LISTED_IGNORED = 10
+
+
+def degraded_components(console: Console, components: Mapping[str, ComponentState]) -> None:
+    """One short line per component running degraded; `--verbose` logs the reason."""
+    for role, state in components.items():
+        if not state.ok:
+            console.print(
+                f"[yellow]note[/yellow]: {role} is running as {state.name} (degraded; "
+                "--verbose shows why)",
+                highlight=False,
+            )
 
 
 def ingest_summary(console: Console, report: IngestReport) -> None:
