@@ -24,7 +24,7 @@ import numpy as np
 
 from bot.domain import Chunk, DocumentChunks, EmbeddedChunk
 from bot.embedding.sentence_transformer import SentenceTransformerEmbedder
-from bot.retrieval.embedded_search import EmbeddedSearch
+from bot.retrieval.embedded.search import EmbeddedSearch
 from bot.retrieval.hybrid import HybridRetriever, RetrievalParams
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -261,7 +261,7 @@ async def main(args: argparse.Namespace) -> None:
         sets["large"] = expand(zulip.documents, args.large, "bench-large")
     rows: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory() as scratch:
-        from bot.retrieval.embedded_search import EmbeddedSearch
+        from bot.retrieval.embedded.search import EmbeddedSearch
 
         data_dir = args.embedded_dir or Path(scratch)
         embedded = EmbeddedSearch(data_dir)
@@ -269,7 +269,7 @@ async def main(args: argparse.Namespace) -> None:
             "embedded", embedded, info, sets, queries, args.repeats, args.keep
         )
     if args.elasticsearch_url:
-        from bot.retrieval.elasticsearch_search import ElasticsearchSearch
+        from bot.retrieval.elasticsearch.search import ElasticsearchSearch
 
         es = ElasticsearchSearch(args.elasticsearch_url, index_prefix="bench", timeout_s=30.0)
         rows += await run_backend("elasticsearch", es, info, sets, queries, args.repeats, args.keep)

@@ -19,7 +19,7 @@ import numpy as np
 from bot.domain import Candidate, Chunk, Hit, Vector
 from bot.embedding.sentence_transformer import SentenceTransformerEmbedder
 from bot.evaluation import metrics
-from bot.retrieval.fts_query import build_match_expression
+from bot.retrieval.embedded.fts_query import build_match_expression
 from bot.retrieval.fusion import reciprocal_rank_fusion
 from ingestion.chunking import Chunker
 from ingestion.collect import collect_documents

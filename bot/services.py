@@ -138,7 +138,7 @@ def build_backend(settings: Settings) -> SearchBackend:
             raise ConfigurationError(
                 "SUPPORTBOT_SEARCH_BACKEND=elasticsearch needs SUPPORTBOT_ELASTICSEARCH_URL"
             )
-        from bot.retrieval.elasticsearch_search import ElasticsearchSearch
+        from bot.retrieval.elasticsearch.search import ElasticsearchSearch
 
         return ElasticsearchSearch(
             settings.elasticsearch_url,
@@ -154,7 +154,7 @@ def build_backend(settings: Settings) -> SearchBackend:
             headings_boost=settings.bm25_boost_headings,
             body_boost=settings.bm25_boost_body,
         )
-    from bot.retrieval.embedded_search import EmbeddedSearch
+    from bot.retrieval.embedded.search import EmbeddedSearch
 
     return EmbeddedSearch(
         settings.data_dir,

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.retrieval.elasticsearch_search import ElasticsearchSearch
+from bot.retrieval.elasticsearch.search import ElasticsearchSearch
 from tests.conftest import REPO_ROOT
 
 RUN_LOCAL = REPO_ROOT / "deploy" / "elasticsearch" / "run-local"

@@ -18,7 +18,7 @@ import pytest
 from bot.api.app import create_app
 from bot.embedding.sentence_transformer import SentenceTransformerEmbedder
 from bot.errors import BackendUnavailable
-from bot.retrieval.elasticsearch_search import ElasticsearchSearch
+from bot.retrieval.elasticsearch.search import ElasticsearchSearch
 from bot.settings import Settings
 from tests.es_fixtures import LocalCluster, drop_indices
 from tests.live_server import serve

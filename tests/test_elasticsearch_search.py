@@ -21,9 +21,9 @@ from bot.errors import (
     IngestionError,
     InvalidRequest,
 )
-from bot.retrieval.elasticsearch_bulk import BulkSettings
-from bot.retrieval.elasticsearch_errors import IndexMappingOutdated
-from bot.retrieval.elasticsearch_mapping import (
+from bot.retrieval.elasticsearch.bulk import BulkSettings
+from bot.retrieval.elasticsearch.errors import IndexMappingOutdated
+from bot.retrieval.elasticsearch.mapping import (
     MAPPING_VERSION,
     IndexMeta,
     chunk_doc_id,
@@ -31,8 +31,8 @@ from bot.retrieval.elasticsearch_mapping import (
     index_body,
     kb_from_alias,
 )
-from bot.retrieval.elasticsearch_queries import Bm25Boosts
-from bot.retrieval.elasticsearch_search import ElasticsearchSearch
+from bot.retrieval.elasticsearch.queries import Bm25Boosts
+from bot.retrieval.elasticsearch.search import ElasticsearchSearch
 from tests.es_fixtures import (  # noqa: F401 - fixtures
     drop_indices,
     elasticsearch_url,

@@ -20,9 +20,10 @@ import pytest
 
 from bot.domain import Chunk, DocumentChunks, EmbeddedChunk
 from bot.errors import BackendUnavailable, ConfigurationError, IngestionError
-from bot.retrieval.embedded_search import EmbeddedSearch
-from bot.retrieval.fts_query import MAX_QUERY_TERMS, build_match_expression, query_terms
-from bot.retrieval.sqlite_db import DB_FILENAME
+from bot.retrieval.embedded.fts_query import build_match_expression
+from bot.retrieval.embedded.search import EmbeddedSearch
+from bot.retrieval.embedded.sqlite_db import DB_FILENAME
+from bot.retrieval.terms import MAX_QUERY_TERMS, query_terms
 from tests.conftest import REPO_ROOT
 from tests.search_contract import (
     DIM,
@@ -152,7 +153,7 @@ async def test_index_survives_reopening(tmp_path: Path) -> None:
 CRASHING_REBUILD = """
 import asyncio, os, sys
 from pathlib import Path
-from bot.retrieval.embedded_search import EmbeddedSearch
+from bot.retrieval.embedded.search import EmbeddedSearch
 from tests.search_contract import INFO, make_document
 
 async def main():

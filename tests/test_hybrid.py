@@ -20,7 +20,7 @@ from bot.errors import (
     InvalidRequest,
     KnowledgeBaseNotFound,
 )
-from bot.retrieval.embedded_search import EmbeddedSearch
+from bot.retrieval.embedded.search import EmbeddedSearch
 from bot.retrieval.hybrid import HybridRetriever, RetrievalParams
 from bot.settings import Settings
 

@@ -13,7 +13,7 @@ from bot.domain import IndexInfo, Vector
 from bot.embedding.sentence_transformer import SentenceTransformerEmbedder
 from bot.errors import IngestionError
 from bot.rerank.token_store import SqliteTokenVectorStore
-from bot.retrieval.embedded_search import EmbeddedSearch
+from bot.retrieval.embedded.search import EmbeddedSearch
 from ingestion.chunking import Chunker
 from ingestion.collect import collect_documents
 from ingestion.ingest import Ingestor

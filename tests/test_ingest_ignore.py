@@ -20,7 +20,7 @@ from bot.cli.main import app
 from bot.embedding.sentence_transformer import SentenceTransformerEmbedder
 from bot.errors import IngestionError
 from bot.jobs.work import report_result
-from bot.retrieval.embedded_search import EmbeddedSearch
+from bot.retrieval.embedded.search import EmbeddedSearch
 from ingestion.collect import Collection, collect_documents
 from ingestion.ignore import IGNORE_FILE, IgnoreRules, source_rules
 from ingestion.parsing import DocumentParser

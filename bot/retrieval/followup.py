@@ -16,7 +16,7 @@ from types import ModuleType
 from typing import Any, Literal, Protocol
 
 from bot.generation.protocol import Turn
-from bot.retrieval.fts_query import query_terms
+from bot.retrieval.terms import query_terms
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ from elasticsearch import ApiError, AsyncElasticsearch
 
 from bot.domain import IndexInfo, Vector
 from bot.errors import EmbeddingModelMismatch, KnowledgeBaseNotFound, RetrievalError
-from bot.retrieval import elasticsearch_bulk as bulk
-from bot.retrieval.elasticsearch_errors import error_type, translated
-from bot.retrieval.elasticsearch_mapping import (
+from bot.retrieval.elasticsearch import bulk
+from bot.retrieval.elasticsearch.errors import error_type, translated
+from bot.retrieval.elasticsearch.mapping import (
     MAPPING_VERSION,
     IndexMeta,
     IndexNames,
@@ -24,7 +24,7 @@ from bot.retrieval.elasticsearch_mapping import (
     index_body,
     kb_from_alias,
 )
-from bot.retrieval.vector_matrix import vector_problem
+from bot.retrieval.vectors import vector_problem
 
 TERMS_PER_REQUEST = 1_000
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from bot.domain import Chunk, DocumentChunks, IndexInfo
 from bot.errors import EmbeddingModelMismatch, KnowledgeBaseNotFound
-from bot.retrieval.vector_matrix import vector_to_blob
+from bot.retrieval.embedded.vector_matrix import vector_to_blob
 
 FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
 _CHUNK_COLUMNS = (

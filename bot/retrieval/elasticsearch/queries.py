@@ -1,6 +1,6 @@
 """Request bodies for the two retrievers, and turning responses into `Hit`s.
 
-BM25 takes the same content words as the embedded backend (`fts_query.query_terms`:
+BM25 takes the same content words as the embedded backend (`bot.retrieval.terms.query_terms`:
 question words and chat filler dropped, at most 32 distinct terms), so both engines
 answer the same question from the same terms; the English analyzer then stems them
 exactly as it stemmed the index. `combined_fields` never parses syntax (unlike
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.domain import Hit, Vector
-from bot.retrieval.elasticsearch_mapping import chunk_from_source
+from bot.retrieval.elasticsearch.mapping import chunk_from_source
 
 MAX_RESULT_WINDOW = 10_000
 EXACT_FIELD_SHARE = 0.3

@@ -14,18 +14,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from elasticsearch import ApiError, TransportError
 
 from bot.domain import DocumentChunks, KbStats, WriteReport
 from bot.errors import IngestionError
-from bot.retrieval import elasticsearch_bulk as bulk
-from bot.retrieval.elasticsearch_errors import translated
-from bot.retrieval.elasticsearch_mapping import IndexMeta, IndexNames, ServedIndex
-
-if TYPE_CHECKING:
-    from bot.retrieval.elasticsearch_search import ElasticsearchSearch
+from bot.retrieval.elasticsearch import bulk
+from bot.retrieval.elasticsearch.cluster import Cluster
+from bot.retrieval.elasticsearch.errors import translated
+from bot.retrieval.elasticsearch.mapping import IndexMeta, IndexNames, ServedIndex
 
 logger = logging.getLogger(__name__)
 
@@ -33,13 +30,13 @@ logger = logging.getLogger(__name__)
 class ElasticsearchIndexBuild:
     def __init__(
         self,
-        search: ElasticsearchSearch,
+        cluster: Cluster,
         names: IndexNames,
         physical: str,
         writer: str,
         meta: IndexMeta,
     ) -> None:
-        self._search = search
+        self._cluster = cluster
         self._names = names
         self._physical = physical
         self._writer = writer
@@ -53,15 +50,15 @@ class ElasticsearchIndexBuild:
 
     async def write(self, documents: Sequence[DocumentChunks]) -> WriteReport:
         self._check_open()
-        search, kb = self._search, self._names.kb
-        async with translated(search.url, f"writing the rebuild of KB {kb!r}"):
-            if not await search.client.indices.exists_alias(name=self._writer):
+        cluster, kb = self._cluster, self._names.kb
+        async with translated(cluster.url, f"writing the rebuild of KB {kb!r}"):
+            if not await cluster.client.indices.exists_alias(name=self._writer):
                 raise IngestionError(
                     f"the rebuild of KB {kb!r} is gone (a newer rebuild replaced it); "
                     "start a new rebuild"
                 )
             outcome = await bulk.write_documents(
-                search.slow_client,
+                cluster.slow_client,
                 self._writer,
                 kb,
                 documents,
@@ -71,22 +68,22 @@ class ElasticsearchIndexBuild:
                     for d in documents
                     if d.source_id in self._chunks
                 },
-                settings=search.bulk_settings,
+                settings=cluster.bulk_settings,
             )
         self._chunks.update(outcome.chunk_ids)
         return outcome.report
 
     async def commit(self) -> KbStats:
         self._check_open()
-        search, kb = self._search, self._names.kb
+        cluster, kb = self._cluster, self._names.kb
         expected = sum(len(ids) for ids in self._chunks.values())
         if expected == 0:
             raise IngestionError(
                 f"the rebuild of KB {kb!r} holds no documents; refusing to replace the served "
                 "index with an empty one. Abort it, or use delete_kb to empty the KB"
             )
-        client = search.slow_client
-        async with translated(search.url, f"committing the rebuild of KB {kb!r}"):
+        client = cluster.slow_client
+        async with translated(cluster.url, f"committing the rebuild of KB {kb!r}"):
             await client.indices.refresh(index=self._physical)
             found = int((await client.count(index=self._physical))["count"])
             if found != expected:
@@ -96,10 +93,10 @@ class ElasticsearchIndexBuild:
                 )
             await client.indices.put_settings(
                 index=self._physical,
-                settings={"number_of_replicas": search.replicas, "refresh_interval": None},
+                settings={"number_of_replicas": cluster.replicas, "refresh_interval": None},
             )
             await self._wait_for_replicas()
-            old = await search.indexes.resolve(kb)
+            old = await cluster.indexes.resolve(kb)
             actions: list[dict[str, dict[str, str]]] = [
                 {"add": {"index": self._physical, "alias": self._names.alias}},
                 {"remove": {"index": self._physical, "alias": self._writer}},
@@ -108,11 +105,11 @@ class ElasticsearchIndexBuild:
                 actions.insert(0, {"remove": {"index": old.name, "alias": self._names.alias}})
             await client.indices.update_aliases(actions=actions)
         self._finished = "committed"
-        search.indexes.remember(kb, ServedIndex(self._physical, self._meta))
+        cluster.indexes.remember(kb, ServedIndex(self._physical, self._meta))
         logger.info("KB %s now served by %s (%d chunks)", kb, self._physical, found)
         if old is not None and old.name != self._physical:
             await self._retire(old.name)
-        return await search.stats(kb)
+        return await cluster.stats(kb)
 
     async def abort(self) -> None:
         """Drop the half-built index; never raises (the next rebuild cleans up otherwise)."""
@@ -120,7 +117,7 @@ class ElasticsearchIndexBuild:
             return
         self._finished = "aborted"
         try:
-            await self._search.slow_client.options(ignore_status=404).indices.delete(
+            await self._cluster.slow_client.options(ignore_status=404).indices.delete(
                 index=self._physical
             )
         except (ApiError, TransportError) as exc:
@@ -128,10 +125,10 @@ class ElasticsearchIndexBuild:
 
     async def _wait_for_replicas(self) -> None:
         """Replicas copy before the swap, so the new index is as available as the old one."""
-        if self._search.replicas == 0:
+        if self._cluster.replicas == 0:
             return
-        wait_s = max(30, int(6 * self._search.timeout_s))
-        health = await self._search.slow_client.options(
+        wait_s = max(30, int(6 * self._cluster.timeout_s))
+        health = await self._cluster.slow_client.options(
             ignore_status=408, request_timeout=wait_s + 10
         ).cluster.health(index=self._physical, wait_for_status="green", timeout=f"{wait_s}s")
         if health.get("timed_out"):
@@ -142,9 +139,9 @@ class ElasticsearchIndexBuild:
             )
 
     async def _retire(self, index: str) -> None:
-        await asyncio.sleep(self._search.retire_after_s)
+        await asyncio.sleep(self._cluster.retire_after_s)
         try:
-            await self._search.slow_client.options(ignore_status=404).indices.delete(index=index)
+            await self._cluster.slow_client.options(ignore_status=404).indices.delete(index=index)
         except (ApiError, TransportError) as exc:
             logger.warning("old index %s not deleted (%s); the next rebuild drops it", index, exc)
 

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 
 from bot.domain import DocumentChunks, IndexInfo, KbStats, WriteReport
 from bot.errors import IngestionError, InvalidRequest
-from bot.retrieval import embedded_index as ix
-from bot.retrieval.embedded_writes import write_documents, write_target
-from bot.retrieval.sqlite_db import SqliteDatabase
+from bot.retrieval.embedded import index as ix
+from bot.retrieval.embedded.sqlite_db import SqliteDatabase
+from bot.retrieval.embedded.writes import write_documents, write_target
 
 logger = logging.getLogger(__name__)
 

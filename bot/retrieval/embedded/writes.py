@@ -13,9 +13,9 @@ from collections.abc import Sequence
 
 from bot.domain import DocumentChunks, WriteReport
 from bot.errors import BackendUnavailable, IngestionError, RetrievalError
-from bot.retrieval import embedded_index as ix
-from bot.retrieval.sqlite_db import SqliteDatabase
-from bot.retrieval.vector_matrix import vector_problem
+from bot.retrieval.embedded import index as ix
+from bot.retrieval.embedded.sqlite_db import SqliteDatabase
+from bot.retrieval.vectors import vector_problem
 
 logger = logging.getLogger(__name__)
 

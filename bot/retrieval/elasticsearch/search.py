@@ -1,6 +1,6 @@
 """ElasticsearchSearch: the search backend on an Elasticsearch 8 cluster (server >= 8.18).
 
-Each KB is one index behind an alias (layout and why: `elasticsearch_mapping`). Queries
+Each KB is one index behind an alias (layout and why: `mapping`). Queries
 address the alias; a rebuild fills a new index and moves the alias in one atomic step.
 The index's `_meta` records the embedding model; kNN checks it from a per-process cache
 and re-checks whenever a response comes from an index it has not seen, so a swap made
@@ -15,23 +15,23 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 from elasticsearch import ApiError, AsyncElasticsearch, TransportError
 
 from bot.domain import DocumentChunks, Hit, IndexInfo, KbStats, Vector, WriteReport
 from bot.errors import ConfigurationError, RetrievalError
-from bot.retrieval import elasticsearch_bulk as bulk
-from bot.retrieval import elasticsearch_queries as q
-from bot.retrieval.elasticsearch_build import ElasticsearchIndexBuild
-from bot.retrieval.elasticsearch_errors import IndexMappingOutdated, translated
-from bot.retrieval.elasticsearch_indices import KbIndexes, check_model, check_query, query_matches
-from bot.retrieval.elasticsearch_mapping import (
+from bot.retrieval.elasticsearch import bulk
+from bot.retrieval.elasticsearch import queries as q
+from bot.retrieval.elasticsearch.build import ElasticsearchIndexBuild
+from bot.retrieval.elasticsearch.cluster import Cluster
+from bot.retrieval.elasticsearch.errors import IndexMappingOutdated, translated
+from bot.retrieval.elasticsearch.indices import KbIndexes, check_model, check_query, query_matches
+from bot.retrieval.elasticsearch.mapping import (
     MAPPING_VERSION,
     IndexMeta,
     index_body,
 )
-from bot.retrieval.fts_query import query_terms
+from bot.retrieval.terms import query_terms
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +87,16 @@ class ElasticsearchSearch:
         self.indexes = KbIndexes(
             self.client, self.slow_client, url=url, prefix=index_prefix, replicas=replicas
         )
+        self.cluster = Cluster(
+            url=url,
+            client=self.client,
+            slow_client=self.slow_client,
+            indexes=self.indexes,
+            timeout_s=timeout_s,
+            replicas=replicas,
+            retire_after_s=retire_after_s,
+            bulk_settings=self.bulk_settings,
+        )
 
     # -- SearchBackend: KB lifecycle ------------------------------------------------------
     async def ensure_kb(self, kb: str, info: IndexInfo) -> None:
@@ -108,31 +118,7 @@ class ElasticsearchSearch:
         return await self.indexes.list_kbs()
 
     async def stats(self, kb: str) -> KbStats:
-        served = await self.indexes.require(kb, fresh=True)
-        async with translated(self.url, f"stats of KB {kb!r}", kb=kb):
-            response = await self.client.search(
-                index=self.indexes.names(kb).alias,
-                size=0,
-                track_total_hits=True,
-                aggs={
-                    "documents": {
-                        "cardinality": {"field": "source_id", "precision_threshold": 40000}
-                    },
-                    "last": {"max": {"field": "indexed_at"}},
-                },
-            )
-        aggs = response["aggregations"]
-        last = aggs["last"].get("value")
-        last_indexed = (
-            datetime.fromtimestamp(last / 1000, UTC).isoformat(timespec="seconds") if last else None
-        )
-        return KbStats(
-            kb=kb,
-            documents=int(aggs["documents"]["value"]),
-            chunks=int(response["hits"]["total"]["value"]),
-            index=served.meta.info,
-            last_indexed=last_indexed,
-        )
+        return await self.cluster.stats(kb)
 
     async def delete_kb(self, kb: str) -> None:
         names = self.indexes.names(kb)
@@ -229,7 +215,7 @@ class ElasticsearchSearch:
         body = index_body(meta, replicas=self.replicas, building=True, aliases={writer: {}})
         async with translated(self.url, f"starting a rebuild of KB {kb!r}"):
             await self.slow_client.indices.create(index=physical, **body)
-        return ElasticsearchIndexBuild(self, names, physical, writer, meta)
+        return ElasticsearchIndexBuild(self.cluster, names, physical, writer, meta)
 
     async def ping(self) -> bool:
         """True when the cluster answers and is not red; False within ~timeout_s otherwise."""

@@ -8,9 +8,10 @@ Crash safety: each document's replace is one transaction; a rebuild fills a stag
 index that `commit` swaps in with one transaction; staging left by a crashed process is
 dropped by the next rebuild of that KB, or when idle for `stale_build_after_s` at open.
 
-Module map: `sqlite_db` (file, connections, transactions), `embedded_index` (statements),
-`embedded_writes` (per-document replace), `embedded_rebuild` (staging and swap),
-`vector_matrix` (kNN), `fts_query` (user question → MATCH expression).
+Module map: `sqlite_db` (file, connections, transactions), `index` (statements),
+`writes` (per-document replace), `rebuild` (staging and swap),
+`vector_matrix` (kNN), `fts_query` (user question → MATCH expression); shared with
+Elasticsearch: `bot.retrieval.terms` (content words), `bot.retrieval.vectors` (vector checks).
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ from pathlib import Path
 
 from bot.domain import DocumentChunks, Hit, IndexInfo, KbStats, Vector, WriteReport
 from bot.errors import EmbeddingModelMismatch, InvalidRequest
-from bot.retrieval import embedded_index as ix
-from bot.retrieval.embedded_rebuild import EmbeddedIndexBuild, begin_rebuild, drop_abandoned
-from bot.retrieval.embedded_writes import delete_documents, write_documents
-from bot.retrieval.fts_query import build_match_expression
-from bot.retrieval.sqlite_db import DB_FILENAME, SqliteDatabase
-from bot.retrieval.vector_matrix import MatrixCache, VectorMatrix, vector_problem
+from bot.retrieval.embedded import index as ix
+from bot.retrieval.embedded.fts_query import build_match_expression
+from bot.retrieval.embedded.rebuild import EmbeddedIndexBuild, begin_rebuild, drop_abandoned
+from bot.retrieval.embedded.sqlite_db import DB_FILENAME, SqliteDatabase
+from bot.retrieval.embedded.vector_matrix import MatrixCache, VectorMatrix
+from bot.retrieval.embedded.writes import delete_documents, write_documents
+from bot.retrieval.vectors import vector_problem
 
 
 class EmbeddedSearch:

@@ -18,8 +18,8 @@ from elasticsearch import AsyncElasticsearch, TransportError
 from elasticsearch.helpers import async_streaming_bulk
 
 from bot.domain import DocumentChunks, WriteReport
-from bot.retrieval.elasticsearch_mapping import chunk_doc_id, chunk_source
-from bot.retrieval.vector_matrix import vector_problem
+from bot.retrieval.elasticsearch.mapping import chunk_doc_id, chunk_source
+from bot.retrieval.vectors import vector_problem
 
 logger = logging.getLogger(__name__)
 

@@ -1,9 +1,8 @@
-"""Turn a customer's free-text question into a safe SQLite FTS5 MATCH expression.
+"""The content words of a customer's question, shared by every backend's BM25 side.
 
-Users type questions, not search syntax: "how do I stop getting emails??". Passing that
-to MATCH raw either errors (`"`, `*`, `-`, `AND`, `NEAR(`) or ANDs every word, so one
-missing word returns nothing. Instead we keep the content words, quote each one (quoted
-strings are never operators) and OR them, letting BM25's IDF weigh them.
+Users type questions, not search syntax: "how do I stop getting emails??". Both backends
+search for the content words only (no stopwords, no punctuation, no operators), in order
+of first appearance, and let BM25's IDF weigh them.
 """
 
 from __future__ import annotations
@@ -13,13 +12,6 @@ import unicodedata
 
 MAX_QUERY_TERMS = 32
 """Bound the work per query; a pasted page of text keeps its first distinct terms."""
-
-MIN_PREFIX_CHARS = 4
-"""Terms this long also match as prefixes of their stem ("notif*": notifications, notify).
-
-Measured on the Zulip dev questions (document-level, RRF with MiniLM): nDCG@10 0.783 →
-0.786, MRR@10 0.748 → 0.760; shorter terms would expand to too many index terms.
-"""
 
 # Letters and digits, the same characters FTS5's unicode61 tokenizer keeps in a token;
 # everything else (punctuation, `_`, emoji, FTS syntax) separates terms.
@@ -66,20 +58,3 @@ def query_terms(text: str) -> list[str]:
         if len(terms) == MAX_QUERY_TERMS:
             break
     return terms
-
-
-def build_match_expression(text: str) -> str | None:
-    """An FTS5 expression OR-ing the quoted content words, or None when none are left.
-
-    Terms contain only letters and digits, so quoting needs no escaping; quoted terms are
-    never read as operators (`AND`, `NEAR`) or column filters (`title:`). Stemming is the
-    tokenizer's job: the porter tokenizer stems query terms exactly as it stemmed the index.
-    """
-    terms = query_terms(text)
-    if not terms:
-        return None
-    return " OR ".join(_fts_term(term) for term in terms)
-
-
-def _fts_term(term: str) -> str:
-    return f'"{term}"*' if len(term) >= MIN_PREFIX_CHARS else f'"{term}"'

@@ -25,20 +25,6 @@ def vector_to_blob(vector: Vector) -> bytes:
     return np.ascontiguousarray(vector, dtype=VECTOR_DTYPE).tobytes()
 
 
-def vector_problem(vector: object, dimension: int) -> str | None:
-    """Why `vector` cannot be indexed at `dimension`, or None when it can."""
-    array = np.asarray(vector)
-    if array.shape != (dimension,):
-        return f"vector has shape {array.shape}, the index expects ({dimension},)"
-    if not np.issubdtype(array.dtype, np.number):
-        return f"vector has dtype {array.dtype}, expected float32"
-    if not np.all(np.isfinite(array)):
-        return "vector contains NaN or infinity"
-    if not np.any(array):
-        return "vector is all zeros, so it has no direction to compare"
-    return None
-
-
 @dataclass(frozen=True, slots=True)
 class VectorMatrix:
     """Row-normalised vectors of one index snapshot and the chunk rows they belong to."""
