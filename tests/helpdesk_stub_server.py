@@ -25,8 +25,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.support.threaded_http import ThreadedHttpServer
 
 _TICKET_PATH = re.compile(r"^/api/v2/tickets/(\d+)\.json$")
 
@@ -61,7 +63,7 @@ class Recorded:
         return user, password
 
 
-class HelpdeskStubServer:
+class HelpdeskStubServer(ThreadedHttpServer):
     def __init__(self, *, zendesk_email: str = "bot@acme.example", zendesk_token: str = "") -> None:
         self.zendesk_email = zendesk_email
         self.zendesk_token = zendesk_token
@@ -70,30 +72,6 @@ class HelpdeskStubServer:
         self.pages: dict[str, str] = {}
         self._records: list[Recorded] = []
         self._lock = threading.Lock()
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    def __enter__(self) -> HelpdeskStubServer:
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        httpd.daemon_threads = True
-        httpd.stub = self  # type: ignore[attr-defined]
-        self._httpd = httpd
-        self._thread = threading.Thread(
-            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        assert self._httpd is not None and self._thread is not None
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
-
-    @property
-    def url(self) -> str:
-        assert self._httpd is not None
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
 
     # --- inspection ---------------------------------------------------------------------
     def records(self, path_prefix: str = "") -> list[Recorded]:
@@ -308,3 +286,6 @@ def assert_one_internal_note_with_sources(
     assert comment["public"] is False
     assert comment["body"].startswith("Suggested answer from supportbot (internal note")
     assert "Sources:" in comment["body"] and source in comment["body"]
+
+
+HelpdeskStubServer.handler = _Handler

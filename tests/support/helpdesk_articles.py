@@ -25,9 +25,11 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from tests.support.threaded_http import ThreadedHttpServer
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ class Reply:
     headers: dict[str, str]
 
 
-class ArticlesApiStub:
+class ArticlesApiStub(ThreadedHttpServer):
     """Base: serving thread, request log, scripted failures; vendors implement `route`."""
 
     def __init__(self) -> None:
@@ -54,30 +56,6 @@ class ArticlesApiStub:
         self._script: list[tuple[int, dict[str, str]]] = []
         self._let_through = 0
         self._lock = threading.Lock()
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    def __enter__(self) -> Self:
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        httpd.daemon_threads = True
-        httpd.stub = self  # type: ignore[attr-defined]
-        self._httpd = httpd
-        self._thread = threading.Thread(
-            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        assert self._httpd is not None and self._thread is not None
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
-
-    @property
-    def url(self) -> str:
-        assert self._httpd is not None
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
 
     def fail(
         self, status: int, times: int, *, after: int = 0, retry_after: str | None = None
@@ -294,3 +272,6 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
+
+
+ArticlesApiStub.handler = _Handler

@@ -6,7 +6,16 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from bot.sources.protocol import ConnectorState
+from pydantic import SecretStr
+
+from bot.errors import InvalidRequest
+from bot.sources.protocol import (
+    ConnectorEnv,
+    ConnectorState,
+    ListingItem,
+    SourceDocument,
+    Unchanged,
+)
 
 
 def parse_timestamp(value: str | None) -> datetime | None:
@@ -32,6 +41,41 @@ def ancestor_names(
         parent = current.get(parent_field)
         current = nodes.get(parent) if parent is not None else None
     return [name for name in reversed(names) if name]
+
+
+def html_article(
+    state: ConnectorState,
+    *,
+    key: str,
+    title: str | None,
+    body: str | None,
+    url: str,
+    heading_path: tuple[str, ...],
+    updated_at: datetime | None,
+    locale: str | None,
+) -> ListingItem:
+    """The listing item for one published HTML article: `Unchanged` when the index already
+    has this very version, else its current content."""
+    if unchanged_since_last_sync(state, key, updated_at):
+        return Unchanged(key)
+    return SourceDocument(
+        key=key,
+        title=title or "",
+        body=body or "",
+        body_format="html",
+        url=url,
+        heading_path=heading_path,
+        updated_at=updated_at,
+        locale=locale,
+    )
+
+
+def required_secret(env: ConnectorEnv, name: str, how_to_get_it: str) -> SecretStr:
+    """A credential the connector cannot work without; `InvalidRequest` says where to get it."""
+    value = env.secrets.get(name)
+    if not value:
+        raise InvalidRequest(f"this source needs the {name} secret ({how_to_get_it})")
+    return SecretStr(value)
 
 
 def unchanged_since_last_sync(state: ConnectorState, key: str, updated_at: datetime | None) -> bool:

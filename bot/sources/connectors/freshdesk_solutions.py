@@ -22,16 +22,14 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from bot.errors import InvalidRequest, SourceError
-from bot.sources.connectors.articles import parse_timestamp, unchanged_since_last_sync
+from bot.errors import SourceError
+from bot.sources.connectors.articles import html_article, parse_timestamp, required_secret
 from bot.sources.connectors.http import RetryPolicy, api_client, get_json, same_origin
 from bot.sources.protocol import (
     ConnectorEnv,
     ConnectorState,
     ConnectorType,
     ListingItem,
-    SourceDocument,
-    Unchanged,
 )
 
 VENDOR = "Freshdesk"
@@ -102,18 +100,14 @@ class FreshdeskSolutionsConnector:
                 if article.get("status") != PUBLISHED:
                     continue
                 key = f"{locale}/{article['id']}" if locale else str(article["id"])
-                updated_at = parse_timestamp(article.get("updated_at"))
-                if unchanged_since_last_sync(state, key, updated_at):
-                    yield Unchanged(key)
-                    continue
-                yield SourceDocument(
+                yield html_article(
+                    state,
                     key=key,
-                    title=article.get("title") or "",
-                    body=article.get("description") or "",
-                    body_format="html",
+                    title=article.get("title"),
+                    body=article.get("description"),
                     url=f"{self._portal}{suffix}/support/solutions/articles/{article['id']}",
                     heading_path=folder.path,
-                    updated_at=updated_at,
+                    updated_at=parse_timestamp(article.get("updated_at")),
                     locale=locale,
                 )
 
@@ -179,12 +173,8 @@ class _Listing:
 
 def build(options: BaseModel, env: ConnectorEnv) -> FreshdeskSolutionsConnector:
     assert isinstance(options, FreshdeskOptions)
-    api_key = env.secrets.get("api_key")
-    if not api_key:
-        raise InvalidRequest(
-            "a Freshdesk source needs the api_key secret (Profile settings > View API key)"
-        )
-    return FreshdeskSolutionsConnector(options, SecretStr(api_key), env)
+    api_key = required_secret(env, "api_key", "Freshdesk: Profile settings > View API key")
+    return FreshdeskSolutionsConnector(options, api_key, env)
 
 
 CONNECTOR_TYPE = ConnectorType(

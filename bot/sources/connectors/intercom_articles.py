@@ -23,16 +23,14 @@ from intercom.core.api_error import ApiError
 from intercom.core.request_options import RequestOptions
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from bot.errors import InvalidRequest, SourceError, SourceUnavailable
-from bot.sources.connectors.articles import ancestor_names, unchanged_since_last_sync
+from bot.errors import SourceError, SourceUnavailable
+from bot.sources.connectors.articles import ancestor_names, html_article, required_secret
 from bot.sources.connectors.http import RetryPolicy, api_client, check_status, with_retries
 from bot.sources.protocol import (
     ConnectorEnv,
     ConnectorState,
     ConnectorType,
     ListingItem,
-    SourceDocument,
-    Unchanged,
 )
 
 VENDOR = "Intercom"
@@ -90,18 +88,14 @@ class IntercomArticlesConnector:
                         continue
                     several = bool(self._options.locales)
                     key = f"{locale}/{article['id']}" if several else str(article["id"])
-                    updated_at = _unix(content.get("updated_at"))
-                    if unchanged_since_last_sync(state, key, updated_at):
-                        yield Unchanged(key)
-                        continue
-                    yield SourceDocument(
+                    yield html_article(
+                        state,
                         key=key,
-                        title=content.get("title") or "",
-                        body=content.get("body") or "",
-                        body_format="html",
+                        title=content.get("title"),
+                        body=content.get("body"),
                         url=content["url"],
                         heading_path=path,
-                        updated_at=updated_at,
+                        updated_at=_unix(content.get("updated_at")),
                         locale=locale,
                     )
 
@@ -177,13 +171,13 @@ class IntercomArticlesConnector:
 
 def build(options: BaseModel, env: ConnectorEnv) -> IntercomArticlesConnector:
     assert isinstance(options, IntercomOptions)
-    token = env.secrets.get("access_token")
-    if not token:
-        raise InvalidRequest(
-            "an Intercom source needs the access_token secret (Developer Hub > your app > "
-            "Authentication; the app needs the 'Read and list articles' permission)"
-        )
-    return IntercomArticlesConnector(options, SecretStr(token), env)
+    token = required_secret(
+        env,
+        "access_token",
+        "Developer Hub > your app > Authentication; the app needs the 'Read and list "
+        "articles' permission",
+    )
+    return IntercomArticlesConnector(options, token, env)
 
 
 CONNECTOR_TYPE = ConnectorType(

@@ -26,8 +26,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from bot.errors import InvalidRequest, SourceError
 from bot.sources.connectors.articles import (
     ancestor_names,
+    html_article,
     parse_timestamp,
-    unchanged_since_last_sync,
 )
 from bot.sources.connectors.http import RetryPolicy, api_client, get_json, same_origin
 from bot.sources.protocol import (
@@ -35,8 +35,6 @@ from bot.sources.protocol import (
     ConnectorState,
     ConnectorType,
     ListingItem,
-    SourceDocument,
-    Unchanged,
 )
 
 VENDOR = "Zendesk"
@@ -99,18 +97,14 @@ class ZendeskGuideConnector:
                     if restricted and not self._options.include_restricted:
                         continue
                     key = f"{locale}/{article['id']}" if several else str(article["id"])
-                    updated_at = parse_timestamp(article.get("updated_at"))
-                    if unchanged_since_last_sync(state, key, updated_at):
-                        yield Unchanged(key)
-                        continue
-                    yield SourceDocument(
+                    yield html_article(
+                        state,
                         key=key,
-                        title=article.get("title") or "",
-                        body=article.get("body") or "",
-                        body_format="html",
+                        title=article.get("title"),
+                        body=article.get("body"),
                         url=article["html_url"],
                         heading_path=_heading_path(article.get("section_id"), sections, categories),
-                        updated_at=updated_at,
+                        updated_at=parse_timestamp(article.get("updated_at")),
                         locale=article.get("locale") or locale,
                     )
 
