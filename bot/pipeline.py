@@ -85,6 +85,14 @@ class SupportPipeline:
     def generator(self) -> Generator:
         return self._generator
 
+    @property
+    def retriever(self) -> HybridRetriever:
+        return self._retriever
+
+    @property
+    def max_query_chars(self) -> int:
+        return self._params.max_query_chars
+
     async def search(
         self,
         kb: str,

@@ -33,7 +33,7 @@ from bot.pipeline import PipelineParams, SupportPipeline
 from bot.rerank.circuit_breaker import CircuitBreaker
 from bot.rerank.model_source import unreachable_reason
 from bot.rerank.protocol import Reranker, TokenVectorSink
-from bot.rerank.stage import RerankStage
+from bot.rerank.stage import RerankBlend, RerankStage
 from bot.retrieval.followup import AsTyped, HeuristicCondenser, LLMCondenser, QueryCondenser
 from bot.retrieval.hybrid import HybridRetriever, RetrievalParams
 from bot.retrieval.protocol import SearchBackend
@@ -424,6 +424,12 @@ def build_services(settings: Settings, *, warm: bool = True) -> Services:
         timeout_s=settings.reranker_timeout_s,
         cache_ttl_s=settings.reranker_cache_ttl_s,
         breaker=CircuitBreaker(failure_threshold=5, reset_after_s=30.0),
+        blend=RerankBlend(
+            settings.rerank_weight,
+            settings.rerank_blend,
+            settings.rrf_k,
+            settings.rerank_document_evidence,
+        ),
         # One worker: requests queue behind each other, and queued work whose deadline
         # has passed is skipped instead of piling up on a saturated CPU.
         executor=ThreadPoolExecutor(max_workers=1, thread_name_prefix="rerank"),

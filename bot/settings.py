@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.retrieval.fusion import FusionMethod
 from bot.security.integrations import GenericWebhook, ZendeskAccount
 
 SearchBackendName = Literal["embedded", "elasticsearch"]
@@ -100,10 +101,16 @@ class Settings(BaseSettings):
 
     # --- retrieval ------------------------------------------------------------
     candidates: int = Field(50, description="Chunks fused and passed to the reranker.")
+    retriever_depth: int = Field(50, ge=1, description="Hits BM25 and kNN each bring to fusion.")
     final_k: int = Field(5, description="Chunks passed to the LLM / returned by default.")
+    fusion: FusionMethod = Field(
+        "rrf",
+        description="How BM25 and dense lists merge: `rrf` (ranks), `minmax` or `dbsf` "
+        "(normalised scores); see bot/retrieval/fusion.py.",
+    )
     rrf_k: int = 60
-    rrf_weight_bm25: float = 1.0
-    rrf_weight_dense: float = 1.0
+    fusion_weight_bm25: float = 1.0
+    fusion_weight_dense: float = 1.0
     # The title is repeated in every chunk of an article, so a heavy title boost lifts all
     # of them over the chunk that answers; 1.5/1.5/1 beat 3/2/1 in hybrid nDCG@10 on the
     # Zulip dev set (0.795 → 0.810) and held the sample set (1.000).
@@ -126,6 +133,22 @@ class Settings(BaseSettings):
         ),
     )
     reranker_timeout_s: float = Field(3.0, description="Deadline for the rerank stage.")
+    rerank_weight: float = Field(
+        1.0,
+        ge=0.0,
+        le=1.0,
+        description="Share of the reranker in the final order; the rest is the fused "
+        "first-stage order (1 = the reranker's order alone).",
+    )
+    rerank_blend: FusionMethod = Field(
+        "rrf", description="How reranker and first-stage orders blend (see rerank_weight)."
+    )
+    rerank_document_evidence: float = Field(
+        0.0,
+        ge=0.0,
+        description="Add this share of an article's runner-up chunk score to its chunks' rerank "
+        "scores, so an article with two good passages outranks one lucky match.",
+    )
     reranker_cache_ttl_s: int = 7 * 24 * 3600
     answerable_threshold: float | None = Field(
         None,

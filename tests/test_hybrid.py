@@ -219,9 +219,16 @@ async def test_bad_requests_are_refused(retriever: HybridRetriever) -> None:
 
 def test_params_come_from_settings(settings: Settings) -> None:
     tuned = settings.model_copy(
-        update={"candidates": 30, "rrf_k": 10, "rrf_weight_bm25": 0.5, "rrf_weight_dense": 2.0}
+        update={
+            "candidates": 30,
+            "rrf_k": 10,
+            "fusion_weight_bm25": 0.5,
+            "fusion_weight_dense": 2.0,
+            "fusion": "minmax",
+            "retriever_depth": 80,
+        }
     )
-    assert RetrievalParams.from_settings(tuned) == RetrievalParams(30, 10, 0.5, 2.0)
+    assert RetrievalParams.from_settings(tuned) == RetrievalParams(30, 10, 0.5, 2.0, "minmax", 80)
     assert RetrievalParams.from_settings(settings) == RetrievalParams()
 
 
@@ -232,6 +239,8 @@ def test_params_come_from_settings(settings: Settings) -> None:
         {"rrf_k": -1},
         {"weight_bm25": -0.1},
         {"weight_bm25": 0, "weight_dense": 0},
+        {"depth": 0},
+        {"fusion": "max"},
     ],
 )
 def test_unworkable_params_are_refused(kwargs: dict[str, float]) -> None:

@@ -22,12 +22,13 @@ from sentence_transformers import CrossEncoder
 from bot.cache.memory import InMemoryScoreCache
 from bot.domain import Candidate, Chunk
 from bot.errors import RerankError
+from bot.rerank.blend import blended_order
 from bot.rerank.circuit_breaker import CircuitBreaker
 from bot.rerank.cross_encoder import CrossEncoderReranker
 from bot.rerank.inputs import rerank_text
 from bot.rerank.none import NoReranker
 from bot.rerank.protocol import Reranker
-from bot.rerank.stage import RerankOutcome, RerankStage, score_cache_key
+from bot.rerank.stage import RerankBlend, RerankOutcome, RerankStage, score_cache_key
 
 pytestmark = pytest.mark.model
 
@@ -207,6 +208,25 @@ async def test_equal_scores_fall_back_to_fused_score_then_chunk_id() -> None:
     outcome = await stage_for(Fixed(0.5)).rerank(QUERY, shuffled)
     expected = sorted(candidates, key=lambda c: (-c.fused_score, c.chunk.chunk_id))
     assert ids(outcome.candidates) == ids(expected)
+
+
+async def test_blend_weighs_the_rerankers_order_against_the_fused_order(
+    cross_encoder: CrossEncoderReranker,
+) -> None:
+    candidates = make_candidates()
+    alone = await stage_for(cross_encoder).rerank(QUERY, candidates)
+    scores = {c.chunk.chunk_id: c.rerank_score for c in alone.candidates}
+    fused = [(c.chunk.chunk_id, c.fused_score) for c in candidates]
+    for weight in (0.0, 0.5):
+        blend = RerankBlend(weight=weight, method="rrf", k=60)
+        outcome = await stage_for(cross_encoder, blend=blend).rerank(QUERY, candidates)
+        expected = blended_order(fused, scores, weight=weight, method="rrf", k=60)  # type: ignore[arg-type]
+        assert ids(outcome.candidates) == expected
+        assert {c.chunk.chunk_id: c.rerank_score for c in outcome.candidates} == scores
+    nothing_of_the_reranker = await stage_for(cross_encoder, blend=RerankBlend(0.0)).rerank(
+        QUERY, candidates
+    )
+    assert ids(nothing_of_the_reranker.candidates) == ids(candidates)
 
 
 async def test_disabled_reranker_keeps_fused_order() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -208,11 +209,22 @@ def evaluate(
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Also write the results as JSON here.")
     ] = None,
+    folds: Annotated[
+        int,
+        typer.Option(
+            help="K-fold cross-validation: every tunable (fusion, weights, depth, rerank blend) "
+            "is chosen on K−1 folds and scored on the held-out fold. 0 = skip.",
+        ),
+    ] = 5,
+    seed: Annotated[int, typer.Option(help="Seed of the fold split and the bootstrap.")] = 0,
 ) -> None:
-    """Measure bm25, dense, hybrid and hybrid+rerank on labelled questions."""
+    """Measure bm25, dense, hybrid and hybrid+rerank on labelled questions, out of fold too."""
+    from bot.evaluation.cv_run import cross_validate_pipelines, gather_records, report_to_dict
     from bot.evaluation.runner import PIPELINES, evaluate, load_queries, reports_to_json
 
     labelled = load_queries(queries)
+    if folds == 1 or folds < 0:
+        raise typer.BadParameter("use 0 (no cross-validation) or at least 2", param_hint="--folds")
 
     async def main(settings: Settings) -> None:
         services = _services(settings)
@@ -231,8 +243,27 @@ def evaluate(
                 services.components["reranker"].name,
                 configured=settings.answerable_threshold is not None,
             )
+            payload: dict[str, Any] = {"pipelines": json.loads(reports_to_json(reports))}
+            if folds:
+                with Progress(
+                    TextColumn("ranked lists"), BarColumn(), MofNCompleteColumn(), console=console
+                ) as bar:
+                    task = bar.add_task("records", total=len(labelled))
+                    records = await gather_records(
+                        settings,
+                        services.backend,
+                        services.pipeline,
+                        services.rerank_stage,
+                        kb,
+                        labelled,
+                        on_query=lambda: bar.advance(task),
+                    )
+                with console.status("cross-validating…", spinner="dots"):
+                    cv = cross_validate_pipelines(settings, records, folds=folds, seed=seed)
+                render.cross_validation(console, cv)
+                payload["cross_validation"] = report_to_dict(cv)
             if json_out:
-                json_out.write_text(reports_to_json(reports), encoding="utf-8")
+                json_out.write_text(json.dumps(payload, indent=2), encoding="utf-8")
                 console.print(f"wrote {json_out}")
         finally:
             await services.aclose()

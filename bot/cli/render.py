@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bot.answer import Answer, SearchOutcome
+from bot.evaluation.crossval import CrossValidationReport
 from bot.evaluation.runner import PipelineReport
 from ingestion.ingest import IngestReport
 
@@ -117,6 +118,41 @@ def eval_table(console: Console, reports: Sequence[PipelineReport]) -> None:
             )
         if r.reranked_fraction is not None and r.reranked_fraction < 1:
             console.print(f"[yellow]{r.name}: reranked only {r.reranked_fraction:.0%}[/yellow]")
+
+
+def cross_validation(console: Console, report: CrossValidationReport) -> None:
+    """Shipped settings vs tuned out of fold, with 95% bootstrap intervals."""
+    table = Table(
+        title=f"Out-of-fold quality ({report.folds} folds, {report.answerable} answerable "
+        "questions, 95% bootstrap intervals)"
+    )
+    for column in ("pipeline", "settings", "nDCG@10", "Hit@5", "MRR@10"):
+        table.add_column(column, justify="left" if column in ("pipeline", "settings") else "right")
+    for result in report.pipelines:
+        for label, scores in (
+            ("shipped", result.shipped_scores),
+            ("tuned OOF", result.out_of_fold),
+        ):
+            table.add_row(
+                result.name,
+                label,
+                *(str(scores[name]) for name in ("ndcg_at_10", "hit_at_5", "mrr_at_10")),
+            )
+    console.print(table)
+    for result in report.pipelines:
+        console.print(
+            f"{result.name}: shipped = {result.shipped.describe()}; tuning out of fold "
+            f"changes nDCG@10 by {result.gain_over_shipped} (paired)"
+        )
+        picks = sorted({config.describe() for config in result.chosen})
+        if picks != [result.shipped.describe()]:
+            console.print("  folds chose: " + " | ".join(picks))
+    names = [result.name for result in report.pipelines]
+    for first, second in (("hybrid", "dense"), ("hybrid", "bm25"), ("hybrid+rerank", "hybrid")):
+        if first in names and second in names:
+            console.print(
+                f"{first} − {second}, nDCG@10 out of fold (paired): {report.compare(first, second)}"
+            )
 
 
 def threshold_in_force(

@@ -6,21 +6,13 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 from bot.answer import SearchOutcome
-from bot.errors import InvalidRequest
 from bot.evaluation import metrics
+from bot.evaluation.questions import LabelledQuery, load_queries
 from bot.evaluation.threshold import ThresholdSuggestion, suggest_threshold
 from bot.pipeline import SupportPipeline
 from bot.retrieval.hybrid import RetrievalMode
-
-
-@dataclass(frozen=True, slots=True)
-class LabelledQuery:
-    id: str
-    query: str
-    relevant: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,23 +48,6 @@ class PipelineReport:
     suggested_threshold: ThresholdSuggestion | None = None
     """Reranked pipelines: the highest threshold with ≤ 5% false declines on these questions."""
     per_query: dict[str, float] = field(default_factory=dict)
-
-
-def load_queries(path: Path) -> list[LabelledQuery]:
-    queries = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            queries.append(
-                LabelledQuery(str(row["id"]), str(row["query"]), tuple(row.get("relevant") or ()))
-            )
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise InvalidRequest(
-                f"{path}:{number}: expected {{'id', 'query', 'relevant': [...]}}: {exc}"
-            ) from exc
-    return queries
 
 
 async def evaluate(
@@ -156,3 +131,6 @@ def best_rerank_score(outcome: SearchOutcome) -> float | None:
 
 def reports_to_json(reports: Sequence[PipelineReport]) -> str:
     return json.dumps([asdict(r) for r in reports], indent=2)
+
+
+__all__ = ["PIPELINES", "LabelledQuery", "evaluate", "load_queries", "reports_to_json"]

@@ -2,7 +2,8 @@
 
     keys ─▶ cache.get_many ─▶ score only the misses (executor thread, under a deadline)
                                   └─▶ cache.set_many(new scores)
-    sort by (score desc, fused score desc, chunk_id)
+    order by the reranker's score (ties: fused score, chunk_id), or blend it with the
+    fused order when `blend.weight` < 1 (bot/rerank/blend.py)
 
 Any failure (error, deadline, open circuit) degrades to the fused order with
 `reranked=False` and a `reason`; the stage itself never raises for a reranker fault.
@@ -23,9 +24,11 @@ from typing import Literal, Protocol
 from bot.cache.protocol import ScoreCache
 from bot.domain import Candidate, Chunk
 from bot.errors import RerankError
+from bot.rerank.blend import blended_order, with_document_evidence
 from bot.rerank.circuit_breaker import CircuitBreaker
 from bot.rerank.inputs import query_digest
 from bot.rerank.protocol import Reranker
+from bot.retrieval.fusion import FusionMethod
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +52,23 @@ class RerankMetrics(Protocol):
     def observe(self, result: RerankResult, outcome: RerankOutcome) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class RerankBlend:
+    """How the reranker's scores combine with the fused order (weight 1 = reranker alone)."""
+
+    weight: float = 1.0
+    method: FusionMethod = "rrf"
+    k: float = 60
+    document_evidence: float = 0.0
+    """Share of an article's runner-up chunk score added to its chunks (0 = none)."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.weight <= 1.0:
+            raise ValueError(f"rerank weight must be in [0, 1], got {self.weight}")
+        if self.document_evidence < 0:
+            raise ValueError(f"document evidence must be >= 0, got {self.document_evidence}")
+
+
 class _DeadlineExceeded(Exception):
     """The stage's own deadline, told apart from a TimeoutError raised inside a reranker."""
 
@@ -68,6 +88,7 @@ class RerankStage:
         breaker: CircuitBreaker | None = None,
         executor: concurrent.futures.Executor | None = None,
         metrics: RerankMetrics | None = None,
+        blend: RerankBlend | None = None,
     ) -> None:
         if timeout_s <= 0:
             raise ValueError("timeout_s must be positive")
@@ -79,6 +100,7 @@ class RerankStage:
         self._breaker = breaker
         self._executor = executor
         self._metrics = metrics
+        self._blend = blend or RerankBlend()
         self._counters: dict[RerankResult, int] = dict.fromkeys(
             ("applied", "skipped", "fallback_error", "fallback_timeout", "breaker_open"), 0
         )
@@ -152,11 +174,23 @@ class RerankStage:
 
         # Ties: the better fused score (= fused rank) first, then chunk_id, so the
         # order never depends on how the caller happened to order equal candidates.
-        ranked = sorted(
-            zip(keys, fused, strict=True),
-            key=lambda pair: (-scores[pair[0]], -pair[1].fused_score, pair[1].chunk.chunk_id),
+        by_id = {c.chunk.chunk_id: (key, c) for key, c in zip(keys, fused, strict=True)}
+        blend = self._blend
+        order = blended_order(
+            [(chunk_id, c.fused_score) for chunk_id, (_, c) in by_id.items()],
+            with_document_evidence(
+                {chunk_id: scores[key] for chunk_id, (key, _) in by_id.items()},
+                {chunk_id: c.chunk.source_id for chunk_id, (_, c) in by_id.items()},
+                blend.document_evidence,
+            ),
+            weight=blend.weight,
+            method=blend.method,
+            k=blend.k,
         )
-        best = [replace(c, rerank_score=scores[key]) for key, c in ranked[:top_k]]
+        best = [
+            replace(by_id[chunk_id][1], rerank_score=scores[by_id[chunk_id][0]])
+            for chunk_id in order[:top_k]
+        ]
         outcome = RerankOutcome(best, True, None, hits, len(keys) - hits, timings)
         return self._finish("applied", outcome, started)
 

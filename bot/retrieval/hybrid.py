@@ -1,4 +1,4 @@
-"""Hybrid retrieval: BM25 and dense kNN side by side, fused with RRF.
+"""Hybrid retrieval: BM25 and dense kNN side by side, fused (RRF or normalised scores).
 
 The two retrievers fail differently on customer questions (BM25 misses synonyms and
 symptoms, dense misses exact feature names and error strings), so both run, at the same
@@ -16,7 +16,7 @@ from typing import Literal, TypeVar
 from bot.domain import Candidate, Hit
 from bot.embedding.protocol import Embedder
 from bot.errors import ConfigurationError, InvalidRequest
-from bot.retrieval.fusion import reciprocal_rank_fusion
+from bot.retrieval.fusion import FUSION_METHODS, FusionMethod, fuse_hits
 from bot.retrieval.protocol import SearchBackend
 from bot.settings import Settings
 
@@ -28,14 +28,19 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class RetrievalParams:
-    """How many candidates to fuse and how RRF weighs each retriever."""
+    """How many candidates to fuse, how (see bot/retrieval/fusion.py), and each list's weight."""
 
     candidates: int = 50
     rrf_k: int = 60
     weight_bm25: float = 1.0
     weight_dense: float = 1.0
+    fusion: FusionMethod = "rrf"
+    depth: int = 50
+    """Hits each retriever contributes before fusion (the fused list keeps `candidates`)."""
 
     def __post_init__(self) -> None:
+        if self.depth < 1:
+            raise ConfigurationError(f"depth must be >= 1, got {self.depth}")
         if self.candidates < 1:
             raise ConfigurationError(f"candidates must be >= 1, got {self.candidates}")
         if self.rrf_k < 0:
@@ -43,15 +48,19 @@ class RetrievalParams:
         if min(self.weight_bm25, self.weight_dense) < 0:
             raise ConfigurationError("RRF weights must be >= 0")
         if self.weight_bm25 == self.weight_dense == 0:
-            raise ConfigurationError("at least one of the RRF weights must be above 0")
+            raise ConfigurationError("at least one of the fusion weights must be above 0")
+        if self.fusion not in FUSION_METHODS:
+            raise ConfigurationError(f"fusion must be one of {FUSION_METHODS}, got {self.fusion!r}")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RetrievalParams:
         return cls(
             candidates=settings.candidates,
             rrf_k=settings.rrf_k,
-            weight_bm25=settings.rrf_weight_bm25,
-            weight_dense=settings.rrf_weight_dense,
+            weight_bm25=settings.fusion_weight_bm25,
+            weight_dense=settings.fusion_weight_dense,
+            fusion=settings.fusion,
+            depth=settings.retriever_depth,
         )
 
 
@@ -74,15 +83,16 @@ class HybridRetriever:
     ) -> Retrieved:
         """Top candidates for `query` in `kb`; `limit` defaults to `params.candidates`.
 
-        Single modes return that retriever's order, scored with its RRF term alone.
+        Single modes return that retriever's order, scored with its fusion term alone.
         """
         if mode not in RETRIEVAL_MODES:
             raise InvalidRequest(f"unknown retrieval mode {mode!r}; use one of {RETRIEVAL_MODES}")
         wanted = self._params.candidates if limit is None else limit
         if wanted < 1:
             raise InvalidRequest(f"limit must be >= 1, got {wanted}")
-        # Each retriever contributes at least `candidates` so a small `limit` still fuses well.
-        top_n = max(wanted, self._params.candidates)
+        # Each retriever contributes `depth` hits (at least `limit`), so a small `limit`
+        # still fuses well.
+        top_n = max(wanted, self._params.depth)
         timings: dict[str, float] = {}
         started = time.perf_counter()
         bm25_hits: list[Hit] = []
@@ -101,6 +111,14 @@ class HybridRetriever:
         timings["total"] = _ms_since(started)
         return Retrieved(candidates=candidates, timings_ms=timings)
 
+    async def ranked_lists(self, kb: str, query: str, top_n: int) -> tuple[list[Hit], list[Hit]]:
+        """Both retrievers' own top `top_n`, unfused (the evaluation replays fusion on them)."""
+        timings: dict[str, float] = {}
+        bm25_hits, dense_hits = await asyncio.gather(
+            self._bm25(kb, query, top_n, timings), self._dense(kb, query, top_n, timings)
+        )
+        return bm25_hits, dense_hits
+
     async def _bm25(self, kb: str, query: str, top_n: int, timings: dict[str, float]) -> list[Hit]:
         return await _timed(self._backend.bm25(kb, query, top_n), "bm25", timings)
 
@@ -114,13 +132,18 @@ class HybridRetriever:
     def _fuse(
         self, mode: RetrievalMode, bm25_hits: list[Hit], dense_hits: list[Hit], limit: int
     ) -> list[Candidate]:
-        k = self._params.rrf_k
-        if mode != "hybrid":
-            # One list: plain 1/(k + rank), so the retriever's own order is kept even when
-            # its hybrid weight is 0.
-            return reciprocal_rank_fusion(bm25_hits, dense_hits, k=k, limit=limit)
-        weights = (self._params.weight_bm25, self._params.weight_dense)
-        return reciprocal_rank_fusion(bm25_hits, dense_hits, k=k, weights=weights, limit=limit)
+        params = self._params
+        # One list: unit weights, so the retriever's own order is kept even when its hybrid
+        # weight is 0.
+        weights = (params.weight_bm25, params.weight_dense) if mode == "hybrid" else (1.0, 1.0)
+        return fuse_hits(
+            bm25_hits,
+            dense_hits,
+            method=params.fusion,
+            k=params.rrf_k,
+            weights=weights,
+            limit=limit,
+        )
 
 
 async def _timed(step: Awaitable[T], name: str, timings: dict[str, float]) -> T:
