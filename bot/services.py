@@ -7,6 +7,7 @@ else chooses an implementation, and nothing is built at import time.
 from __future__ import annotations
 
 import logging
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -39,7 +40,10 @@ from bot.retrieval.hybrid import HybridRetriever, RetrievalParams
 from bot.retrieval.protocol import SearchBackend
 from bot.security.keystore import KeyStore
 from bot.settings import Settings
+from bot.sources.connected import ConnectedSources
 from bot.sources.registry import SourceRegistry
+from bot.sources.secrets import SecretStore
+from bot.sources.sync import SyncEngine, SyncParams
 from bot.widget.feedback_store import JsonlFeedbackStore
 from ingestion.chunking import Chunker
 from ingestion.ingest import Ingestor
@@ -92,6 +96,9 @@ class Services:
     edge: EdgeServices
     conversations: ConversationStore
     sources: SourceRegistry
+    connected: ConnectedSources
+    secrets: SecretStore
+    sync: SyncEngine
     jobs: JobRunner
     components: dict[str, ComponentState] = field(default_factory=dict)
     redis: Any = None
@@ -103,7 +110,9 @@ class Services:
     """Where the pipeline, stages and jobs report (the metrics, when enabled)."""
 
     def job_context(self) -> JobContext:
-        return JobContext(self.backend, self.ingestor, self.sources, self.observer)
+        return JobContext(
+            self.backend, self.ingestor, self.sources, self.sync, self.connected, self.observer
+        )
 
     async def readiness(self) -> dict[str, Any]:
         """State of every component; `ready` is false only when search cannot work."""
@@ -215,6 +224,19 @@ def build_stores(settings: Settings) -> Stores:
         client,
         guard,
     )
+
+
+def build_sync_engine(
+    settings: Settings, ingestor: Ingestor, connected: ConnectedSources, secrets: SecretStore
+) -> SyncEngine:
+    params = SyncParams(
+        work_root=settings.data_dir / "source-work",
+        user_agent=settings.source_user_agent,
+        timeout_s=settings.outbound_timeout_s,
+        min_listing_ratio=settings.source_min_listing_ratio,
+    )
+    # Secrets given by variable name are read from this process's environment at sync time.
+    return SyncEngine(ingestor, connected, secrets, params, os.environ)
 
 
 def build_job_runner(settings: Settings, context: JobContext) -> JobRunner:
@@ -459,7 +481,11 @@ def build_services(settings: Settings, *, warm: bool = True) -> Services:
         ignore=settings.ingest_ignore,
     )
     sources = SourceRegistry(settings.data_dir / "sources.sqlite")
-    jobs = build_job_runner(settings, JobContext(backend, ingestor, sources, observer))
+    connected = ConnectedSources(settings.data_dir / "sources.sqlite")
+    secrets = SecretStore(settings.data_dir / "secrets")
+    sync = build_sync_engine(settings, ingestor, connected, secrets)
+    context = JobContext(backend, ingestor, sources, sync, connected, observer)
+    jobs = build_job_runner(settings, context)
     return Services(
         settings=settings,
         backend=backend,
@@ -479,6 +505,9 @@ def build_services(settings: Settings, *, warm: bool = True) -> Services:
         ),
         conversations=stores.conversations,
         sources=sources,
+        connected=connected,
+        secrets=secrets,
+        sync=sync,
         jobs=jobs,
         components={
             "embedder": ComponentState(embedder.model_id),

@@ -68,6 +68,20 @@ class Settings(BaseSettings):
     )
     celery_task_max_retries: int = Field(3, description="Retries of a job on BackendUnavailable.")
     resync_interval_s: int = Field(3600, description="Beat re-syncs folder sources; 0 = never.")
+    source_schedule_tick_s: int = Field(
+        60, description="How often beat / the in-process scheduler looks for sources due a sync."
+    )
+    source_min_listing_ratio: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="A sync listing fewer documents than this share of the last one fails "
+        "(nothing deleted) unless forced.",
+    )
+    source_user_agent: str = Field(
+        "supportbot/0.1 (+https://github.com/supportbot; help-center sync)",
+        description="Sent by connected sources (crawler, helpdesk APIs).",
+    )
     job_retention_s: int = Field(7 * 24 * 3600, description="How long finished jobs are listed.")
     sources_root: Path | None = Field(
         None, description="Server folders under this root may be registered as KB sources."

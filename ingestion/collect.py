@@ -31,6 +31,8 @@ class Collection:
     """Include-only files: expanded into articles, not indexed themselves."""
     ignored: list[str] = field(default_factory=list)
     """Documents left out by an ignore pattern (fragments not counted: never articles)."""
+    kept: set[str] = field(default_factory=set)
+    """Indexed documents the source reports unchanged without sending them again."""
 
 
 def include_fragments(

@@ -72,17 +72,36 @@ class Ingestor:
         started = time.perf_counter()
         # Parse first: a wrong path fails before the KB is created.
         collection = await self._collect(source, base_url, progress, ignore)
+        existing = await self.indexed_hashes(kb)
+        _refuse_empty_source(collection, existing, kb, source)
+        return await self.apply(kb, collection, existing, progress=progress, started=started)
+
+    async def indexed_hashes(self, kb: str) -> dict[str, str]:
+        """Create the KB when missing; the content hash of every document it holds."""
         info: IndexInfo = await asyncio.to_thread(self._embedder.index_info)
         await self._backend.ensure_kb(kb, info)
-        existing = await self._backend.document_hashes(kb)
-        _refuse_empty_source(collection, existing, kb, source)
+        return await self._backend.document_hashes(kb)
+
+    async def apply(
+        self,
+        kb: str,
+        collection: Collection,
+        existing: dict[str, str],
+        *,
+        progress: ProgressCallback | None = None,
+        delete: bool = True,
+        started: float | None = None,
+    ) -> IngestReport:
+        """Write what is new or changed in `collection`; with `delete`, remove what is
+        indexed but no longer in it (callers pass False for an incomplete listing)."""
+        started = time.perf_counter() if started is None else started
         report = _classify(kb, collection, existing)
         changed_ids = {*report.new, *report.updated}
         changed = [doc for doc in collection.documents if doc.source_id in changed_ids]
         chunked = await self._chunk(kb, changed, report, progress)
         await self._embed_and_write(chunked, report, progress, self._upsert(kb))
         present = _present(collection)
-        stale = [source_id for source_id in existing if source_id not in present]
+        stale = [source_id for source_id in existing if source_id not in present] if delete else []
         if stale:
             _notify(progress, DELETING, 0, len(stale))
             await self._backend.delete_documents(kb, stale)
@@ -203,8 +222,11 @@ class Ingestor:
 
 
 def _present(collection: Collection) -> set[str]:
-    """Source ids that must stay indexed: parsed now, or failed now (old version kept)."""
-    return {doc.source_id for doc in collection.documents} | set(collection.failed)
+    """Source ids that must stay indexed: parsed now, failed now (old version kept) or
+    vouched for as unchanged by the source."""
+    return (
+        {doc.source_id for doc in collection.documents} | set(collection.failed) | collection.kept
+    )
 
 
 def _classify(kb: str, collection: Collection, existing: dict[str, str]) -> IngestReport:
@@ -217,6 +239,7 @@ def _classify(kb: str, collection: Collection, existing: dict[str, str]) -> Inge
             report.updated.append(doc.source_id)
         else:
             report.unchanged.append(doc.source_id)
+    report.unchanged.extend(sorted(collection.kept))
     return report
 
 

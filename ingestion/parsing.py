@@ -64,7 +64,7 @@ class DocumentParser:
             raise IngestionError("file disappeared while ingesting") from exc
         except OSError as exc:
             raise IngestionError(f"cannot read it: {exc}") from exc
-        content = self._content(kind, text, path, includes)
+        content = self.content(kind, text, path, includes)
         if not content.sections:
             raise IngestionError("no text content after parsing (only headings or markup)")
         return ParsedDocument(
@@ -74,9 +74,10 @@ class DocumentParser:
             sections=content.sections,
         )
 
-    def _content(
+    def content(
         self, kind: str, text: str, path: str, includes: IncludeExpander
     ) -> DocumentContent:
+        """Parse text already read (a file, or a connected source's article body)."""
         try:
             if kind == MARKDOWN:
                 return self._markdown.parse(text, path, includes)

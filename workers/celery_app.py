@@ -79,16 +79,21 @@ def make_celery(settings: Settings) -> SupportbotCelery:
 
 
 def _beat_schedule(settings: Settings) -> dict[str, dict[str, object]]:
-    if settings.resync_interval_s <= 0:
-        return {}
     from bot.jobs.celery_runner import TASK_NAMES
 
-    return {
-        "resync-folder-sources": {
+    schedule: dict[str, dict[str, object]] = {}
+    if settings.resync_interval_s > 0:
+        schedule["resync-folder-sources"] = {
             "task": TASK_NAMES["resync"],
             "schedule": float(settings.resync_interval_s),
         }
-    }
+    if settings.source_schedule_tick_s > 0:
+        # Each connected source has its own interval; the tick only looks for due ones.
+        schedule["sync-due-sources"] = {
+            "task": TASK_NAMES["sync_due"],
+            "schedule": float(settings.source_schedule_tick_s),
+        }
+    return schedule
 
 
 def _connect_process_signals(app: SupportbotCelery) -> None:

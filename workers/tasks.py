@@ -56,6 +56,16 @@ def register_tasks(app: SupportbotCelery) -> None:
     def delete_documents(self: Task, kb: str, source_ids: list[str]) -> object:
         return execute(self, JobSpec("delete_documents", kb, source_ids=tuple(source_ids)))
 
+    @app.task(name=TASK_NAMES["sync"], **options)
+    def sync_source(self: Task, kb: str, force: bool = False, full: bool = False) -> object:
+        """One sync of `kb` from its connected source (Git, website, helpdesk)."""
+        return execute(self, JobSpec("sync", kb, force=force, full=full))
+
+    @app.task(name=TASK_NAMES["sync_due"], **options)
+    def sync_due_sources(self: Task) -> object:
+        """Run by beat: sync every connected source whose schedule says it is due."""
+        return execute(self, JobSpec("sync_due", None))
+
     @app.task(name=TASK_NAMES["resync"], **options)
     def resync_sources(self: Task) -> object:
         """Run by beat: incremental ingest of every KB whose source is marked for re-sync."""

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from bot.api.schemas import KB_PATTERN
 from bot.jobs.protocol import JobProgress, JobState
 from bot.kb_admin import KbOverview
+from bot.sources.connected import ConnectedSource, SyncRun
 from bot.sources.registry import KbSource
 
 JOB_ID_PATTERN = r"^[0-9A-Za-z-]{1,64}$"
@@ -28,10 +29,44 @@ class CreateKbRequest(BaseModel):
 class RegisterFolderRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    type: Literal["folder"] = "folder"
+
     path: str = Field(min_length=1, description="Folder on the server, under SOURCES_ROOT.")
     base_url: str | None = Field(None, description="Article URLs are BASE_URL/<path>.")
     resync: bool = Field(True, description="Re-ingest it periodically (Celery beat).")
     ingest: bool = Field(True, description="Queue an ingest now.")
+
+
+class SecretIn(BaseModel):
+    """A credential: its value (stored outside the index, mode 0600) or an env variable."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    value: SecretStr | None = Field(None, description="Never returned or logged.")
+    env: str | None = Field(
+        None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="Read where syncs run."
+    )
+
+
+class ConnectSourceRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field(description="Source type: git, sitemap, zendesk, intercom, freshdesk, ...")
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The type's options (`supportbot kb add-source "
+        '--list-types` lists them), e.g. {"url": ..., "branch": "main"}.',
+    )
+    secrets: dict[str, SecretIn] = Field(
+        default_factory=dict, description="Credentials by name; omitted ones are kept."
+    )
+    interval_s: int | None = Field(
+        None, ge=60, description="Sync every this many seconds; null = on demand only."
+    )
+    ingest: bool = Field(True, description="Queue a sync now.")
+
+
+SourceRequest = RegisterFolderRequest | ConnectSourceRequest
 
 
 class DeleteDocumentsRequest(BaseModel):
@@ -63,6 +98,55 @@ class SourceOut(BaseModel):
             resync=s.resync,
             created_at=_utc(s.created_at),
             last_synced_at=_utc(s.last_synced_at),
+        )
+
+
+class ConnectedSourceOut(BaseModel):
+    kind: str
+    options: dict[str, Any]
+    secrets: dict[str, str] = Field(description="How each credential is found; never its value.")
+    interval_s: int | None
+    created_at: dt.datetime | None
+    last_synced_at: dt.datetime | None = Field(description="Last complete sync.")
+    last_attempt_at: dt.datetime | None
+
+    @classmethod
+    def from_source(cls, s: ConnectedSource) -> ConnectedSourceOut:
+        return cls(
+            kind=s.kind,
+            options=s.options,
+            secrets={
+                name: f"env:{ref['env']}" if "env" in ref else "stored"
+                for name, ref in s.secrets.items()
+            },
+            interval_s=s.interval_s,
+            created_at=_utc(s.created_at),
+            last_synced_at=_utc(s.last_synced_at),
+            last_attempt_at=_utc(s.last_attempt_at),
+        )
+
+
+class SyncRunOut(BaseModel):
+    started_at: dt.datetime | None
+    seconds: float
+    status: Literal["succeeded", "failed"]
+    counts: dict[str, int] = Field(description="listed, new, updated, unchanged, deleted, failed")
+    failures: dict[str, str] = Field(description="Documents that failed, and why (first 50).")
+    error: str | None
+    forced: bool
+    full: bool
+
+    @classmethod
+    def from_run(cls, r: SyncRun) -> SyncRunOut:
+        return cls(
+            started_at=_utc(r.started_at),
+            seconds=r.seconds,
+            status=r.status,
+            counts=r.counts,
+            failures=r.failures,
+            error=r.error,
+            forced=r.forced,
+            full=r.full,
         )
 
 
@@ -111,6 +195,12 @@ class KbDetail(BaseModel):
     index: IndexVersion | None = Field(description="What the served index was built with.")
     source: SourceOut | None = Field(description="What re-index and re-sync read from.")
     jobs: list[JobOut] = Field(default_factory=list, description="Latest jobs of this KB.")
+    connected_source: ConnectedSourceOut | None = Field(
+        None, description="Git / website / helpdesk source it syncs from (instead of `source`)."
+    )
+    sync_history: list[SyncRunOut] = Field(
+        default_factory=list, description="Latest syncs of the connected source, newest first."
+    )
 
     @classmethod
     def from_overview(cls, overview: KbOverview) -> KbDetail:
@@ -132,6 +222,10 @@ class KbDetail(BaseModel):
             ),
             source=SourceOut.from_source(source) if source else None,
             jobs=[JobOut.from_state(j) for j in jobs],
+            connected_source=(
+                ConnectedSourceOut.from_source(overview.connected) if overview.connected else None
+            ),
+            sync_history=[SyncRunOut.from_run(run) for run in overview.history],
         )
 
 
@@ -151,7 +245,7 @@ class JobAccepted(BaseModel):
 
 
 class SourceRegistered(BaseModel):
-    source: SourceOut
+    source: SourceOut | ConnectedSourceOut
     job: JobOut | None
 
 

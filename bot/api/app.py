@@ -43,9 +43,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             app.state.services = await asyncio.to_thread(build_services, settings or Settings())
         else:
             app.state.services = services
+        scheduler = _start_sync_scheduler(app.state.services)
         try:
             yield
         finally:
+            if scheduler is not None:
+                scheduler.cancel()
             if owned:
                 await app.state.services.aclose()
 
@@ -64,3 +67,14 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     for module in (widget, feedback, handoff, webhooks, openai_compat):
         app.include_router(module.router)
     return app
+
+
+def _start_sync_scheduler(services: Services) -> asyncio.Task[None] | None:
+    """Connected sources' schedules, when no Celery beat runs them (in-process jobs)."""
+    tick_s = services.settings.source_schedule_tick_s
+    if services.jobs.name != "in-process" or tick_s <= 0:
+        return None
+    from bot.sources.scheduler import InProcessSyncScheduler
+
+    scheduler = InProcessSyncScheduler(services.jobs, services.connected, tick_s)
+    return asyncio.get_running_loop().create_task(scheduler.run(), name="sync-scheduler")

@@ -101,8 +101,42 @@ def kb_detail(console: Console, o: KbOverview) -> None:
         )
     if o.source and o.source.last_synced_at:
         console.print(f"source last synced: {_time(o.source.last_synced_at)}")
+    if o.connected:
+        sync_history(console, o)
     if o.jobs:
         jobs_table(console, o.jobs)
+
+
+def sync_history(console: Console, o: KbOverview) -> None:
+    source = o.connected
+    assert source is not None
+    schedule = f"every {source.interval_s} s" if source.interval_s else "on demand"
+    secrets = ", ".join(
+        f"{name} from ${ref['env']}" if "env" in ref else f"{name} stored"
+        for name, ref in source.secrets.items()
+    )
+    console.print(
+        f"source: {source.kind} {source.options}, synced {schedule}"
+        + (f"; secrets: {secrets}" if secrets else "")
+    )
+    if source.last_synced_at:
+        console.print(f"last complete sync: {_time(source.last_synced_at)}")
+    if not o.history:
+        return
+    table = Table(title="sync history (newest first)")
+    for column in ("started", "status", "new", "updated", "unchanged", "deleted", "failed",
+                   "seconds", "error"):  # fmt: skip
+        table.add_column(column)
+    for run in o.history:
+        c = run.counts
+        table.add_row(
+            _time(run.started_at),
+            run.status + (" (forced)" if run.forced else ""),
+            *(str(c.get(k, 0)) for k in ("new", "updated", "unchanged", "deleted", "failed")),
+            f"{run.seconds:.1f}",
+            (run.error or "")[:120],
+        )
+    console.print(table)
 
 
 def _time(timestamp: float) -> str:

@@ -33,7 +33,10 @@ T = TypeVar("T")
 
 KbArg = Annotated[str, typer.Argument(help="Knowledge base name (e.g. acme).")]
 WaitOption = Annotated[
-    bool, typer.Option("--wait/--no-wait", help="Follow the job with a progress bar.")
+    bool,
+    typer.Option(
+        "--wait/--no-wait", "--follow/--no-follow", help="Follow the job with a progress bar."
+    ),
 ]
 
 
@@ -170,12 +173,70 @@ def add_folder(
     _run(work)
 
 
-@app.command()
-def ingest(kb: KbArg, wait: WaitOption = True) -> None:
-    """Incremental ingest of the KB's registered source."""
+@app.command(
+    name="add-source",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def add_source(
+    ctx: typer.Context,
+    kb: KbArg,
+    kind: Annotated[str, typer.Option("--type", help="git (see --list-types).")] = "",
+    every: Annotated[
+        str | None, typer.Option(help="Sync schedule: 30m, 6h, 1d (default: on demand).")
+    ] = None,
+    now: Annotated[bool, typer.Option("--sync/--no-sync", help="Sync right away.")] = True,
+    list_types: Annotated[
+        bool, typer.Option("--list-types", help="Show source types and their options.")
+    ] = False,
+    wait: WaitOption = True,
+) -> None:
+    """Sync the KB from where its help center lives: `--type git --url ... --folder help`.
+
+    Each type's options are flags (`--list-types` shows them); secrets are given as
+    `--<name>-env VARIABLE` (read where syncs run) or `--<name> VALUE` (stored, mode 0600).
+    """
+    from bot.cli.sources import options_help, parse_interval, parse_source_flags
+    from bot.sources.catalog import connector_kinds, connector_type
+
+    if list_types or not kind:
+        for name in connector_kinds():
+            ctype = connector_type(name)
+            console.print(f"[bold]--type {name}[/bold]  {ctype.summary}")
+            for line in options_help(ctype.options, ctype.secrets):
+                console.print(f"    {line}")
+        if not kind:
+            raise typer.Exit(0 if list_types else 2)
+        return
 
     async def work(services: Services, admin: KnowledgeBaseAdmin) -> None:
-        await _finish(services, await admin.ingest(kb), wait)
+        ctype = connector_type(kind)
+        options, secrets = parse_source_flags(ctx.args, ctype.options, ctype.secrets)
+        source, job = await admin.connect_source(
+            kb, kind, options, secrets, interval_s=parse_interval(every), ingest=now
+        )
+        schedule = f"every {source.interval_s} s" if source.interval_s else "on demand"
+        console.print(f"{kb} now syncs from a {kind} source ({schedule})")
+        if job is not None:
+            await _finish(services, job, wait)
+
+    _run(work)
+
+
+@app.command()
+def ingest(
+    kb: KbArg,
+    wait: WaitOption = True,
+    force: Annotated[
+        bool, typer.Option(help="Accept a listing far smaller than the last one.")
+    ] = False,
+    full: Annotated[
+        bool, typer.Option(help="Connected sources: ignore cursors/ETags, fetch everything.")
+    ] = False,
+) -> None:
+    """Sync now: incremental ingest of the KB's source (folder, uploads or connected)."""
+
+    async def work(services: Services, admin: KnowledgeBaseAdmin) -> None:
+        await _finish(services, await admin.ingest(kb, force=force, full=full), wait)
 
     _run(work)
 

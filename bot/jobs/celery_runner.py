@@ -28,6 +28,8 @@ TASK_NAMES: dict[JobKind, str] = {
     "reindex": "supportbot.reindex_kb",
     "delete_documents": "supportbot.delete_documents",
     "resync": "supportbot.resync_sources",
+    "sync": "supportbot.sync_source",
+    "sync_due": "supportbot.sync_due_sources",
 }
 PROGRESS = "PROGRESS"
 CANCELLED = "CANCELLED"
@@ -52,6 +54,8 @@ def task_kwargs(spec: JobSpec) -> dict[str, object]:
         return {"kb": spec.kb, "path": spec.path, "base_url": spec.base_url}
     if spec.kind == "reindex":
         return {"kb": spec.kb}
+    if spec.kind == "sync":
+        return {"kb": spec.kb, "force": spec.force, "full": spec.full}
     if spec.kind == "delete_documents":
         return {"kb": spec.kb, "source_ids": list(spec.source_ids)}
     return {}

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal, Protocol, get_args
 
-JobKind = Literal["ingest", "reindex", "delete_documents", "resync"]
+JobKind = Literal["ingest", "reindex", "delete_documents", "resync", "sync", "sync_due"]
 JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 FINISHED: frozenset[JobStatus] = frozenset({"succeeded", "failed", "cancelled"})
 JOB_KINDS: tuple[JobKind, ...] = get_args(JobKind)
@@ -28,12 +28,16 @@ JobResult = Mapping[str, object]
 class JobSpec:
     kind: JobKind
     kb: str | None
-    """None only for `resync`, which visits every KB with a re-syncable source."""
+    """None only for `resync` and `sync_due`, which visit every KB due for a sync."""
     path: str | None = None
     """`ingest`: the folder or .zip to read (server-side)."""
     base_url: str | None = None
     source_ids: tuple[str, ...] = ()
     """`delete_documents`: the documents to remove."""
+    force: bool = False
+    """`sync`: accept a listing far smaller than the last one."""
+    full: bool = False
+    """`sync`: ignore the connector's cursors and ETags, fetch everything."""
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -42,6 +46,8 @@ class JobSpec:
             "path": self.path,
             "base_url": self.base_url,
             "source_ids": list(self.source_ids),
+            "force": self.force,
+            "full": self.full,
         }
 
     @classmethod
@@ -58,6 +64,8 @@ class JobSpec:
             path=_optional_str(data.get("path")),
             base_url=_optional_str(data.get("base_url")),
             source_ids=tuple(str(i) for i in ids),
+            force=bool(data.get("force")),
+            full=bool(data.get("full")),
         )
 
 

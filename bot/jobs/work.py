@@ -18,7 +18,9 @@ from bot.errors import IngestionError, InvalidRequest, SupportbotError
 from bot.jobs.protocol import JobProgress, JobResult, JobSpec, ProgressSink
 from bot.observability.protocol import NO_OBSERVER, Observer
 from bot.retrieval.protocol import SearchBackend
+from bot.sources.connected import ConnectedSources
 from bot.sources.registry import SourceRegistry
+from bot.sources.sync import SyncEngine
 from bot.sources.uploads import remove_uploaded
 from ingestion.ingest import Ingestor
 from ingestion.report import IngestProgress, IngestReport, ProgressCallback
@@ -35,6 +37,8 @@ class JobContext:
     backend: SearchBackend
     ingestor: Ingestor
     sources: SourceRegistry
+    sync: SyncEngine
+    connected: ConnectedSources
     observer: Observer = field(default=NO_OBSERVER, compare=False)
 
 
@@ -57,12 +61,16 @@ async def run_job(spec: JobSpec, ctx: JobContext, progress: ProgressSink) -> Job
 async def _dispatch(spec: JobSpec, ctx: JobContext, progress: ProgressSink) -> JobResult:
     if spec.kind == "resync":
         return await resync_sources(ctx, progress)
+    if spec.kind == "sync_due":
+        return await sync_due_sources(ctx, progress)
     if not spec.kb:
         raise InvalidRequest(f"a {spec.kind} job needs a knowledge base")
     if spec.kind == "ingest":
         if not spec.path:
             raise InvalidRequest("an ingest job needs the path of its source")
         return await ingest_source(ctx, spec.kb, Path(spec.path), spec.base_url, progress)
+    if spec.kind == "sync":
+        return await sync_source(ctx, spec.kb, progress, force=spec.force, full=spec.full)
     if spec.kind == "reindex":
         return await reindex_kb(ctx, spec.kb, progress)
     return await delete_documents(ctx, spec.kb, spec.source_ids, progress)
@@ -127,6 +135,34 @@ async def resync_sources(ctx: JobContext, progress: ProgressSink) -> JobResult:
             logger.warning("re-sync of KB %s failed: %s", source.kb, exc.message)
             outcomes[source.kb] = {"error": f"{exc.code}: {exc.message}"}
     progress(JobProgress("resync", len(sources), len(sources)))
+    return {"kbs": outcomes}
+
+
+async def sync_source(
+    ctx: JobContext, kb: str, progress: ProgressSink, *, force: bool = False, full: bool = False
+) -> JobResult:
+    run = await ctx.sync.sync(kb, force=force, full=full, progress=_adapt(progress))
+    return {
+        **run.counts,
+        "failed": run.failures,
+        "failed_count": run.counts["failed"],
+        "seconds": run.seconds,
+        "run_id": run.id,
+    }
+
+
+async def sync_due_sources(ctx: JobContext, progress: ProgressSink) -> JobResult:
+    """Sync every connected source whose interval has elapsed; one failure stops none."""
+    now = time.time()
+    due = [s for s in await asyncio.to_thread(ctx.connected.list) if s.due(now)]
+    outcomes: dict[str, object] = {}
+    for done, source in enumerate(due):
+        progress(JobProgress("sync", done, len(due), source.kb))
+        try:
+            outcomes[source.kb] = await sync_source(ctx, source.kb, lambda _: None)
+        except SupportbotError as exc:  # recorded in the source's history by the engine
+            outcomes[source.kb] = {"error": f"{exc.code}: {exc.message}"}
+    progress(JobProgress("sync", len(due), len(due)))
     return {"kbs": outcomes}
 
 

@@ -19,6 +19,7 @@ _TYPES: dict[str, str] = {
     "zendesk": "bot.sources.connectors.zendesk_guide:CONNECTOR_TYPE",
     "sitemap": "bot.sources.connectors.website.source_type:SITEMAP",
     "website": "bot.sources.connectors.website.source_type:WEBSITE",
+    "git": "bot.sources.connectors.git:GIT",
 }
 
 FILE_KINDS = ("folder", "upload")

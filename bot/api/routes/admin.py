@@ -15,6 +15,7 @@ from starlette.datastructures import UploadFile
 
 from bot.api.admin_auth import require_admin_key
 from bot.api.admin_schemas import (
+    ConnectedSourceOut,
     CreateKbRequest,
     DeleteDocumentsRequest,
     DocumentList,
@@ -25,13 +26,14 @@ from bot.api.admin_schemas import (
     RegisterFolderRequest,
     SourceOut,
     SourceRegistered,
+    SourceRequest,
     UploadAccepted,
 )
 from bot.api.deps import get_services
 from bot.api.routes import admin_jobs
 from bot.api.schemas import KB_PATTERN, ErrorResponse
 from bot.errors import InvalidRequest, PayloadTooLarge
-from bot.kb_admin import KnowledgeBaseAdmin
+from bot.kb_admin import KnowledgeBaseAdmin, SecretInput
 from bot.sources.upload_checks import ACCEPTED, MB, UploadLimits
 from bot.sources.uploads import IncomingFile
 
@@ -137,17 +139,30 @@ async def upload(kb: KbPath, request: Request, admin: AdminOps) -> UploadAccepte
     status_code=202,
     response_model=SourceRegistered,
     responses=CONFLICT,
-    summary="Register a server folder (under SOURCES_ROOT) as the KB's source",
+    summary="Set the KB's source: a server folder or a connected source (git, website, ...)",
+    description='A folder: `{"path": ...}` (under SOURCES_ROOT). A connected source: '
+    '`{"type": "git", "options": {...}, "secrets": {"token": {"env": '
+    '"DOCS_TOKEN"}}, "interval_s": 3600}`; secret values are stored outside the index '
+    "(mode 0600) and never returned.",
 )
-async def register_folder(
-    kb: KbPath, body: RegisterFolderRequest, admin: AdminOps
-) -> SourceRegistered:
-    source, job = await admin.register_folder(
-        kb, body.path, base_url=body.base_url, resync=body.resync, ingest=body.ingest
-    )
-    return SourceRegistered(
-        source=SourceOut.from_source(source), job=JobOut.from_state(job) if job else None
-    )
+async def set_source(kb: KbPath, body: SourceRequest, admin: AdminOps) -> SourceRegistered:
+    if isinstance(body, RegisterFolderRequest):
+        source, job = await admin.register_folder(
+            kb, body.path, base_url=body.base_url, resync=body.resync, ingest=body.ingest
+        )
+        shown: SourceOut | ConnectedSourceOut = SourceOut.from_source(source)
+    else:
+        secrets = {
+            name: SecretInput(
+                value=given.value.get_secret_value() if given.value else None, env=given.env
+            )
+            for name, given in body.secrets.items()
+        }
+        connected, job = await admin.connect_source(
+            kb, body.type, body.options, secrets, interval_s=body.interval_s, ingest=body.ingest
+        )
+        shown = ConnectedSourceOut.from_source(connected)
+    return SourceRegistered(source=shown, job=JobOut.from_state(job) if job else None)
 
 
 @router.post(
@@ -155,10 +170,19 @@ async def register_folder(
     status_code=202,
     response_model=JobAccepted,
     responses=CONFLICT,
-    summary="Queue an incremental ingest of the KB's source",
+    summary="Sync now: queue an incremental ingest of the KB's source",
 )
-async def ingest(kb: KbPath, admin: AdminOps) -> JobAccepted:
-    return JobAccepted(job=JobOut.from_state(await admin.ingest(kb)))
+async def ingest(
+    kb: KbPath,
+    admin: AdminOps,
+    force: Annotated[bool, Query(description="Accept a listing far smaller than the last.")] = (
+        False
+    ),
+    full: Annotated[bool, Query(description="Ignore cursors and ETags; fetch everything.")] = (
+        False
+    ),
+) -> JobAccepted:
+    return JobAccepted(job=JobOut.from_state(await admin.ingest(kb, force=force, full=full)))
 
 
 @router.post(
