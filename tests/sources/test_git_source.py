@@ -18,7 +18,7 @@ from bot.errors import ListingTooSmall, SourceAuthFailed, SourceUnavailable
 from bot.jobs.inprocess import InProcessJobRunner
 from bot.jobs.protocol import JobState
 from bot.jobs.work import JobContext, run_job
-from bot.retrieval.embedded_search import EmbeddedSearch
+from bot.retrieval.embedded.search import EmbeddedSearch
 from bot.sources.connected import ConnectedSources
 from bot.sources.registry import SourceRegistry
 from bot.sources.scheduler import InProcessSyncScheduler
