@@ -36,7 +36,7 @@ serve: install ## Serve the API without ingesting
 	$(BIN)/supportbot serve
 
 test: install ## Start the services the tests need (Elasticsearch, Redis) and run every test
-	deploy/with-services $(PY) -m pytest -q -ra $(PYTEST_ARGS)
+	deploy/with-services $(PY) -X faulthandler -m pytest -q -ra $(PYTEST_ARGS)
 
 test-fast: install ## Run the tests that need no external service
 	$(PY) -m pytest -q -m "not elasticsearch and not redis and not celery and not browser" $(PYTEST_ARGS)
