@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import builtins
 import json
-import sqlite3
-import threading
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
 from bot.sources.protocol import ConnectorState, JsonValue
+from bot.sources.sqlite_file import SqliteFile
 
 SecretRef = dict[str, str]
 """{"env": "VARIABLE"} or {"stored": "yes"} (the value sits in the secret store)."""
@@ -96,36 +94,17 @@ class SyncRun:
 class ConnectedSources:
     def __init__(self, db_path: Path) -> None:
         """Cheap: the file is created on first use."""
-        self._path = db_path
-        self._lock = threading.Lock()
-        self._ready = False
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        if not self._ready:
-            self._path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self._path, timeout=10.0)
-        try:
-            with self._lock:
-                if not self._ready:
-                    conn.execute("PRAGMA journal_mode=WAL")
-                    for statement in _SCHEMA:
-                        conn.execute(statement)
-                    self._ready = True
-            with conn:
-                yield conn
-        finally:
-            conn.close()
+        self._db = SqliteFile(db_path, _SCHEMA)
 
     # -- sources ------------------------------------------------------------------------
     def get(self, kb: str) -> ConnectedSource | None:
-        with self._connect() as conn:
+        with self._db.connect() as conn:
             row = conn.execute(f"SELECT {_COLUMNS} FROM kb_connectors WHERE kb = ?", (kb,))
             found = row.fetchone()
         return None if found is None else _source(found)
 
     def list(self) -> list[ConnectedSource]:
-        with self._connect() as conn:
+        with self._db.connect() as conn:
             rows = conn.execute(f"SELECT {_COLUMNS} FROM kb_connectors ORDER BY kb").fetchall()
         return [_source(row) for row in rows]
 
@@ -140,7 +119,7 @@ class ConnectedSources:
         """Set the KB's source; its sync state is kept when the type stays the same."""
         previous = self.get(kb)
         keep_state = previous is not None and previous.kind == kind
-        with self._connect() as conn:
+        with self._db.connect() as conn:
             conn.execute(
                 "INSERT INTO kb_connectors (kb, kind, options, secrets, interval_s, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (kb) DO UPDATE SET kind = excluded.kind,"
@@ -155,20 +134,20 @@ class ConnectedSources:
         return source
 
     def remove(self, kb: str) -> bool:
-        with self._connect() as conn:
+        with self._db.connect() as conn:
             conn.execute("DELETE FROM sync_runs WHERE kb = ?", (kb,))
             return conn.execute("DELETE FROM kb_connectors WHERE kb = ?", (kb,)).rowcount > 0
 
     # -- state --------------------------------------------------------------------------
     def load_state(self, kb: str) -> ConnectorState:
-        with self._connect() as conn:
+        with self._db.connect() as conn:
             row = conn.execute("SELECT state FROM kb_connectors WHERE kb = ?", (kb,)).fetchone()
         data = json.loads(row[0]) if row else {}
         return ConnectorState(cursor=data.get("cursor", {}), documents=data.get("documents", {}))
 
     def save_success(self, kb: str, state: ConnectorState, listed: int, at: float) -> None:
         blob = json.dumps({"cursor": state.cursor, "documents": state.documents})
-        with self._connect() as conn:
+        with self._db.connect() as conn:
             conn.execute(
                 "UPDATE kb_connectors SET state = ?, last_listed = ?, last_synced_at = ?,"
                 " last_attempt_at = ? WHERE kb = ?",
@@ -176,12 +155,12 @@ class ConnectedSources:
             )
 
     def mark_attempt(self, kb: str, at: float) -> None:
-        with self._connect() as conn:
+        with self._db.connect() as conn:
             conn.execute("UPDATE kb_connectors SET last_attempt_at = ? WHERE kb = ?", (at, kb))
 
     # -- history ------------------------------------------------------------------------
     def record(self, run: SyncRun) -> SyncRun:
-        with self._connect() as conn:
+        with self._db.connect() as conn:
             cursor = conn.execute(
                 "INSERT INTO sync_runs (kb, started_at, seconds, status, counts, failures, error,"
                 " forced, full_sync) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -198,7 +177,7 @@ class ConnectedSources:
 
     def history(self, kb: str, limit: int = 20) -> builtins.list[SyncRun]:
         """Newest first."""
-        with self._connect() as conn:
+        with self._db.connect() as conn:
             rows = conn.execute(
                 "SELECT id, kb, started_at, seconds, status, counts, failures, error, forced,"
                 " full_sync FROM sync_runs WHERE kb = ? ORDER BY id DESC LIMIT ?",

@@ -12,14 +12,12 @@ uploaded files.
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+
+from bot.sources.sqlite_file import SqliteFile
 
 SourceKind = Literal["folder", "upload"]
 
@@ -51,33 +49,16 @@ class KbSource:
 class SourceRegistry:
     def __init__(self, db_path: Path) -> None:
         """Cheap: the file is created on first use."""
-        self._path = db_path
-        self._lock = threading.Lock()
-        self._ready = False
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(self._path, timeout=10.0)
-        try:
-            with self._lock:
-                if not self._ready:
-                    self._path.parent.mkdir(parents=True, exist_ok=True)
-                    conn.execute("PRAGMA journal_mode=WAL")
-                    conn.execute(_SCHEMA)
-                    self._ready = True
-            with conn:
-                yield conn
-        finally:
-            conn.close()
+        self._db = SqliteFile(db_path, (_SCHEMA,))
 
     def get(self, kb: str) -> KbSource | None:
-        with self._connect() as conn:
+        with self._db.connect() as conn:
             row = conn.execute(f"SELECT {_COLUMNS} FROM kb_sources WHERE kb = ?", (kb,)).fetchone()
         return None if row is None else _source(row)
 
     def list(self, *, resync_only: bool = False) -> list[KbSource]:
         where = "WHERE resync = 1" if resync_only else ""
-        with self._connect() as conn:
+        with self._db.connect() as conn:
             rows = conn.execute(f"SELECT {_COLUMNS} FROM kb_sources {where} ORDER BY kb")
             return [_source(row) for row in rows.fetchall()]
 
@@ -91,7 +72,7 @@ class SourceRegistry:
         resync: bool = False,
     ) -> KbSource:
         """Set the KB's source, replacing any earlier one (its sync time is kept if unchanged)."""
-        with self._connect() as conn:
+        with self._db.connect() as conn:
             conn.execute(
                 "INSERT INTO kb_sources (kb, kind, path, base_url, resync, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (kb) DO UPDATE SET kind = excluded.kind,"
@@ -103,13 +84,13 @@ class SourceRegistry:
         return source
 
     def mark_synced(self, kb: str, at: float | None = None) -> None:
-        with self._connect() as conn:
+        with self._db.connect() as conn:
             conn.execute(
                 "UPDATE kb_sources SET last_synced_at = ? WHERE kb = ?", (at or time.time(), kb)
             )
 
     def remove(self, kb: str) -> bool:
-        with self._connect() as conn:
+        with self._db.connect() as conn:
             return conn.execute("DELETE FROM kb_sources WHERE kb = ?", (kb,)).rowcount > 0
 
 
