@@ -185,6 +185,10 @@ async def test_crawl_from_a_start_url_stays_in_scope_and_follows_noindex_pages(
     assert articles(again) == articles(items)
     assert all(isinstance(again[key], Unchanged) for key in articles(items))
 
+    site.statuses["/help/"] = 503  # without its start page a crawl cannot be complete
+    with pytest.raises(SourceUnavailable, match="start page failed"):
+        await listing(connector, state)
+
 
 def test_sitemaps_parse_plain_gzipped_and_indexes() -> None:
     urlset = (

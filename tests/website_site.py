@@ -217,6 +217,8 @@ def _answer(site: HelpSite, request: Request, path: str) -> Response:
         return Response(site.sitemap(False), media_type="application/xml")
     if path == "/sitemaps/more.xml.gz":
         return Response(gzip.compress(site.sitemap(True).encode()), media_type="application/gzip")
+    if path in site.statuses:
+        return Response("error page", status_code=site.statuses[path], media_type="text/html")
     if path == "/help/":
         links = "".join(
             f'<li><a href="{p}">{page.title}</a></li>' for p, page in site.pages.items()
@@ -232,8 +234,6 @@ def _answer(site: HelpSite, request: Request, path: str) -> Response:
         return Response("slow down", status_code=429, headers={"Retry-After": "1"})
     if site.storm and path.startswith("/help/"):
         return Response("upstream timeout", status_code=500)
-    if path in site.statuses:
-        return Response("error page", status_code=site.statuses[path], media_type="text/html")
     if path in site.redirects:
         return Response(status_code=301, headers={"Location": site.redirects[path]})
     page = site.pages.get(path)

@@ -176,6 +176,8 @@ class WebsiteConnector:
             found = await asyncio.gather(
                 *(visit_page(fetcher, scope, url, state.pages.get(url)) for url in level)
             )
+            if not visits and found[0].kind == "failed":
+                raise ListingFailed(f"the start page failed: {found[0].reason}")
             visits.extend(found)
             level = []
             for link in (link for item in found for link in item.links):
@@ -184,8 +186,13 @@ class WebsiteConnector:
                 seen.add(link)
                 if not scope.robots.allowed(link):
                     self.report.disallowed.append(link)
-                elif len(seen) - len(self.report.disallowed) <= limit:
-                    level.append(link)
+                    continue
+                if len(seen) - len(self.report.disallowed) > limit:
+                    raise ListingFailed(
+                        f"the crawl found more than max_pages ({limit}) pages; narrow it "
+                        "with include prefixes or raise max_pages"
+                    )
+                level.append(link)
         self.report.listed = len(visits)
         return visits
 

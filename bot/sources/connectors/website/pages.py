@@ -65,7 +65,9 @@ async def visit_page(
     except Blocked as exc:
         return Visit(url, "skipped", reason=f"redirects to {exc.url}, outside the crawl scope")
     except FetchFailed as exc:
-        return Visit(url, "failed", record=previous, reason=exc.reason)
+        # A crawl goes on through the links the page had: what lies behind it is not gone.
+        links = previous.links if previous else ()
+        return Visit(url, "failed", record=previous, reason=exc.reason, links=links)
     if fetched.status == 304 and previous:
         record = replace(previous, lastmod=lastmod or previous.lastmod)
         return Visit(url, "unchanged", record=record, not_modified=True, links=record.links)
