@@ -4,8 +4,9 @@
     .venv/bin/python -m benchmarks.website_sync [--compare] [--rate 50] [--concurrency 4]
 
 1. Renders `../shared/eval/zulip-help` to HTML pages in site chrome (see
-   `benchmarks.zulip_website`), serves them on 127.0.0.1 with a sitemap index, and runs the
-   real sync engine twice on a fresh embedded data dir: counts, seconds, requests and 304s.
+   `benchmarks.zulip_website`) and serves them on 127.0.0.1 with a sitemap index. Times one
+   listing alone (fetch + extract), then runs the real sync engine twice on a fresh
+   embedded data dir: counts, seconds, requests and 304s.
 2. `--compare` also ingests the Markdown into a second KB and runs `supportbot eval` on
    both with the dev questions; for the crawled KB the labels `help/<name>.md` are mapped
    to the pages' canonical URLs `<base>/help/<name>` (in a temporary copy, never stored).
@@ -29,6 +30,9 @@ from pathlib import Path
 from benchmarks.zulip_website import render_site, serve_folder
 from bot.services import build_services
 from bot.settings import Settings
+from bot.sources.connectors.website.connector import WebsiteConnector, WebsiteSourceConfig
+from bot.sources.connectors.website.policy import CrawlPolicy
+from bot.sources.protocol import ConnectorState
 
 SHARED_EVAL = Path(__file__).resolve().parent.parent.parent / "shared" / "eval"
 WEB_KB = "zulip-web"
@@ -39,6 +43,22 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+async def listing_only(base_url: str, log: list[tuple[str, int]], args: argparse.Namespace) -> None:
+    """Crawl and extract without indexing: what the website source itself costs."""
+    policy = CrawlPolicy(requests_per_second=args.rate, concurrency=args.concurrency)
+    connector = WebsiteConnector(
+        WebsiteSourceConfig(sitemap_url=f"{base_url}/sitemap.xml", policy=policy)
+    )
+    log.clear()
+    started = time.perf_counter()
+    items = [item async for item in connector.list_documents(ConnectorState())]
+    seconds = time.perf_counter() - started
+    print(
+        f"listing only (fetch + extract, no index): {seconds:.1f} s for {len(items)} articles, "
+        f"{len(items) / seconds:.1f} pages/s, {len(log)} HTTP requests"
+    )
 
 
 async def sync_twice(
@@ -170,6 +190,7 @@ def main() -> None:
             _env_file=None, data_dir=work / "data", reranker="late-interaction"
         )
         with serve_folder(work / "site", port) as log:
+            asyncio.run(listing_only(base_url, log, args))
             asyncio.run(sync_twice(settings, base_url, log, args))
             if args.compare:
                 compare(settings, base_url, work)
