@@ -186,9 +186,7 @@ def main() -> None:
             f"site: {len(names)} articles at {base_url} "
             f"(rate {args.rate}/s, concurrency {args.concurrency})"
         )
-        settings = Settings(  # type: ignore[call-arg]
-            _env_file=None, data_dir=work / "data", reranker="late-interaction"
-        )
+        settings = Settings(_env_file=None, data_dir=work / "data", reranker="late-interaction")
         with serve_folder(work / "site", port) as log:
             asyncio.run(listing_only(base_url, log, args))
             asyncio.run(sync_twice(settings, base_url, log, args))

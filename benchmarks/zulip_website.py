@@ -19,7 +19,6 @@ from contextlib import contextmanager
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import ClassVar
 
 from markdown_it import MarkdownIt
 
@@ -116,7 +115,7 @@ def _urlset(base_url: str, names: list[str], lastmod: str | None) -> str:
 class _Handler(SimpleHTTPRequestHandler):
     """Static files; extension-less article paths are HTML; Last-Modified / 304 built in."""
 
-    extensions_map: ClassVar[dict[str, str]] = {
+    extensions_map = {  # noqa: RUF012 (the stdlib declares it a plain class attribute)
         **SimpleHTTPRequestHandler.extensions_map,
         "": "text/html; charset=utf-8",
     }

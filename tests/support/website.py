@@ -1,6 +1,6 @@
 """A small help-center website served for real on loopback, for the website source's tests.
 
-Articles are the HTML fragments in `tests/website_pages/`, wrapped in site chrome (header
+Articles are the HTML fragments in `tests/support/website_pages/`, wrapped in site chrome (header
 navigation, a cookie banner, a related-articles list, a footer) whose words must never
 reach the index. The site has a sitemap index with one plain and one gzipped sitemap,
 robots.txt with a disallowed folder and a crawl-delay, a redirect, a canonical duplicate,

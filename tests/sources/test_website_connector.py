@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -15,14 +14,14 @@ from bot.sources.connectors.website.policy import CrawlPolicy
 from bot.sources.connectors.website.sitemap import SitemapInvalid, parse_sitemap
 from bot.sources.protocol import (
     Connector,
-    ConnectorEnv,
     ConnectorState,
     Failed,
     ListingItem,
     SourceDocument,
     Unchanged,
 )
-from tests.website_site import BOILERPLATE_PHRASES, CRAWL_DELAY_S, HelpSite, help_center, served
+from tests.support.connectors import USER_AGENT, connector_env
+from tests.support.website import BOILERPLATE_PHRASES, CRAWL_DELAY_S, HelpSite, help_center, served
 
 ARTICLES = {
     "/help/reset-password",
@@ -218,8 +217,8 @@ def test_sitemap_entities_are_not_resolved() -> None:
     assert all("/etc/" not in e.url and len(e.url) < 40 for e in pages)
 
 
-def test_source_types_build_connectors_and_refuse_unusable_options(tmp_path: Path) -> None:
-    env = ConnectorEnv(secrets={}, work_dir=tmp_path, user_agent="supportbot-test/1", timeout_s=5)
+def test_source_types_build_connectors_and_refuse_unusable_options() -> None:
+    env = connector_env()
     sitemap_type = connector_type("sitemap")
     options = sitemap_type.options.model_validate(
         {"url": "https://help.example.com/sitemap.xml", "include_prefix": ["/articles/"]}
@@ -231,7 +230,7 @@ def test_source_types_build_connectors_and_refuse_unusable_options(tmp_path: Pat
         env,
     )
     assert isinstance(crawl, WebsiteConnector) and crawl.config.prefixes == ("/help/",)
-    assert crawl.config.policy.agent == "supportbot-test/1"
+    assert crawl.config.policy.agent == USER_AGENT
     with pytest.raises(InvalidRequest, match="not an http"):
         sitemap_type.build(sitemap_type.options.model_validate({"url": "ftp://x.test/s.xml"}), env)
     with pytest.raises(InvalidRequest, match="starting with '/'"):
