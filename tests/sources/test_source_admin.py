@@ -1,5 +1,6 @@
 """Connected sources through the real admin API and CLI flags: a Git source set with
-`PUT /admin/kbs/{kb}/source`, synced now and again, its history and secrets' handling."""
+`PUT /admin/kbs/{kb}/source`, synced now and again, its history and secrets' handling; a
+Zendesk Guide source whose token expires."""
 
 from __future__ import annotations
 
@@ -16,9 +17,11 @@ from bot.cli.sources import parse_interval, parse_source_flags
 from bot.errors import InvalidRequest
 from bot.settings import Settings
 from bot.sources.connectors.git import GitOptions
+from bot.sources.connectors.zendesk_guide import ZendeskOptions
 from tests.admin_client import ADMIN_KEY, AUTH, wait_job
 from tests.live_server import serve
 from tests.support.git_repo import GitRemote
+from tests.support.help_centers import ARTICLES, ZendeskHelpCenter
 
 pytestmark = pytest.mark.model
 TOKEN = "glpat-very-secret-value-42"
@@ -106,3 +109,49 @@ def test_cli_flags_become_the_types_options_and_secrets() -> None:
         21600,
         None,
     )
+
+
+def test_a_zendesk_source_through_the_api_never_shows_its_token_even_when_refused(
+    server: tuple[str, Settings, Path],
+) -> None:
+    url, settings, _ = server
+    center = ZendeskHelpCenter()
+    token = center.secret_value
+    with center.stub, httpx.Client(base_url=url, timeout=60) as client:
+        center.publish(*ARTICLES)
+        assert client.post("/admin/kbs", json={"kb": "zd"}, headers=AUTH).status_code == 201
+        body = {
+            "type": "zendesk",
+            "options": center.options(),
+            "secrets": {"api_token": {"value": token}},
+        }
+        response = client.put("/admin/kbs/zd/source", json=body, headers=AUTH)
+        assert response.status_code == 202, response.text
+        assert token not in response.text
+        job = wait_job(client, response.json()["job"]["id"])
+        assert (job["state"], job["result"]["new"]) == ("succeeded", 5), job
+
+        center.refuse_credentials()  # the token expired at Zendesk
+        now = client.post("/admin/kbs/zd/ingest", headers=AUTH)
+        failed = wait_job(client, now.json()["job"]["id"])
+        assert failed["state"] == "failed"
+        assert "refused the credentials (401)" in str(failed)
+        detail = client.get("/admin/kbs/zd", headers=AUTH).json()
+        assert detail["documents"] == 5  # nothing deleted
+        assert detail["sync_history"][0]["status"] == "failed"
+        shown = [str(failed), str(detail), client.get("/admin/jobs", headers=AUTH).text]
+        assert all(token not in text for text in shown)
+    assert token not in (settings.data_dir / "sources.sqlite").read_bytes().decode("latin-1")
+
+
+def test_helpdesk_cli_flags_become_options_and_secrets() -> None:
+    options, secrets = parse_source_flags(
+        ["--base-url", "https://acme.zendesk.com", "--email", "bot@acme.com",
+         "--locales", "en-us", "--locales", "de", "--include-restricted",
+         "--api-token-env", "ZENDESK_API_TOKEN"],
+        ZendeskOptions,
+        ("api_token", "oauth_token"),
+    )  # fmt: skip
+    chosen = ZendeskOptions.model_validate(options)
+    assert (chosen.locales, chosen.include_restricted) == (["en-us", "de"], True)
+    assert secrets["api_token"].env == "ZENDESK_API_TOKEN"
