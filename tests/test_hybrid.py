@@ -229,7 +229,9 @@ def test_params_come_from_settings(settings: Settings) -> None:
         }
     )
     assert RetrievalParams.from_settings(tuned) == RetrievalParams(30, 10, 0.5, 2.0, "minmax", 80)
-    assert RetrievalParams.from_settings(settings) == RetrievalParams()
+    shipped = RetrievalParams.from_settings(settings)
+    assert (shipped.fusion, shipped.weight_bm25, shipped.weight_dense) == ("minmax", 0.4, 0.6)
+    assert (shipped.candidates, shipped.depth) == (50, 100)
 
 
 @pytest.mark.parametrize(

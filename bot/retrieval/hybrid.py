@@ -28,7 +28,10 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class RetrievalParams:
-    """How many candidates to fuse, how (see bot/retrieval/fusion.py), and each list's weight."""
+    """How many candidates to fuse, how (see bot/retrieval/fusion.py), and each list's weight.
+
+    These defaults are plain RRF; the shipped ones come from `Settings` (`from_settings`).
+    """
 
     candidates: int = 50
     rrf_k: int = 60
