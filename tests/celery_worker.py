@@ -81,3 +81,34 @@ class CeleryWorker:
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=30)
+
+
+class CeleryBeat:
+    """A real `celery -A workers.celery_app beat` process, with the workers' environment."""
+
+    def __init__(self, worker: CeleryWorker) -> None:
+        self.env = worker.env
+        self.workdir = worker.workdir
+        self.log_path = worker.workdir / "beat.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [str(CELERY), "-A", "workers.celery_app", "beat", "--loglevel=INFO",
+             "--schedule", str(self.workdir / "beat-schedule")],
+            cwd=self.workdir, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=30)
