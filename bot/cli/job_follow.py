@@ -79,6 +79,9 @@ def kbs_table(console: Console, overviews: list[KbOverview]) -> None:
     table = Table("kb", "documents", "chunks", "last indexed", "model", "source")
     for o in overviews:
         source = f"{o.source.kind}: {o.source.path}" if o.source else "(none)"
+        if o.connected:
+            where = o.connected.options.get("url") or o.connected.options.get("subdomain") or ""
+            source = f"{o.connected.kind}: {where}".rstrip(": ")
         model = o.stats.index.embedding_model if o.stats.index else ""
         table.add_row(
             o.stats.kb,
