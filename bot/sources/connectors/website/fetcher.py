@@ -136,8 +136,10 @@ class PoliteFetcher:
             return await with_retries(
                 lambda: self._request(url, headers), self._retry, urlsplit(url).netloc
             )
-        except SourceUnavailable as exc:
-            raise FetchFailed(url, exc.message) from exc
+        except SourceUnavailable as exc:  # the helper's words are about a whole listing
+            cause = exc.__cause__
+            what = str(cause) if isinstance(cause, TransientStatus) else type(cause).__name__
+            raise FetchFailed(url, f"{what}, still failing after retries") from exc
 
     async def _request(self, url: str, headers: dict[str, str]) -> Fetched:
         async with self._slots:
