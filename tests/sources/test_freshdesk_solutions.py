@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from pydantic import SecretStr
 
-from bot.errors import InvalidRequest, SourceAuthFailed, SourceUnavailable
+from bot.errors import InvalidRequest, SourceAuthFailed
 from bot.sources.connectors import freshdesk_solutions
 from bot.sources.connectors.freshdesk_solutions import (
     CONNECTOR_TYPE,
@@ -128,19 +127,6 @@ async def test_built_from_the_connector_type(freshdesk: FreshdeskStub) -> None:
     assert found["300"].url == f"{freshdesk.url}/support/solutions/articles/300"
     with pytest.raises(InvalidRequest, match="api_key"):
         CONNECTOR_TYPE.build(options, connector_env())
-
-
-async def test_429_waits_as_long_as_retry_after_says(freshdesk: FreshdeskStub) -> None:
-    freshdesk.fail(429, 1, after=2, retry_after="1")
-    started = time.monotonic()
-    assert len(await listing(connector(freshdesk))) == 6
-    assert time.monotonic() - started >= 1.0
-
-
-async def test_a_500_storm_fails_the_listing(freshdesk: FreshdeskStub) -> None:
-    freshdesk.fail(502, 50, after=3)
-    with pytest.raises(SourceUnavailable, match="HTTP 502 4 times"):
-        await listing(connector(freshdesk))
 
 
 async def test_wrong_api_key_is_a_clear_auth_error_without_the_secret(

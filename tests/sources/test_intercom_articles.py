@@ -4,7 +4,6 @@ Articles and Help Center Collections APIs."""
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -126,19 +125,6 @@ async def test_built_from_the_connector_type(intercom: IntercomStub) -> None:
     assert len(documents(await listing(built))) == 7
     with pytest.raises(InvalidRequest, match="access_token"):
         CONNECTOR_TYPE.build(options, connector_env())
-
-
-async def test_429_waits_as_long_as_retry_after_says(intercom: IntercomStub) -> None:
-    intercom.fail(429, 1, after=1, retry_after="1")
-    started = time.monotonic()
-    assert len(await listing(connector(intercom))) == 7
-    assert time.monotonic() - started >= 1.0
-
-
-async def test_a_500_storm_fails_the_listing(intercom: IntercomStub) -> None:
-    intercom.fail(503, 50, after=1)
-    with pytest.raises(SourceUnavailable, match="HTTP 503 4 times"):
-        await listing(connector(intercom))
 
 
 async def test_revoked_token_is_a_clear_auth_error_without_the_secret(
