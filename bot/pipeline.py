@@ -120,6 +120,7 @@ class SupportPipeline:
                 }
             )
         results = ranked[:top_k]
+        self._observer.searched(kb, query)
         self._observer.stage_timings(timings)
         return SearchOutcome(
             kb=kb,

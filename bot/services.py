@@ -29,7 +29,8 @@ from bot.helpdesk.turns import ConversationTurns
 from bot.helpdesk.zendesk_flow import ZendeskResponder
 from bot.jobs.protocol import JobRunner
 from bot.jobs.work import JobContext, run_job
-from bot.observability.protocol import NO_OBSERVER, Observer
+from bot.observability.protocol import NO_OBSERVER, FanOut, Observer
+from bot.observability.request_record import RequestRecorder
 from bot.pipeline import PipelineParams, SupportPipeline
 from bot.rerank.circuit_breaker import CircuitBreaker
 from bot.rerank.model_source import unreachable_reason
@@ -336,7 +337,19 @@ def build_reranker(
     return RerankerChoice(reranker, ComponentState(reranker.name), kind=kind)
 
 
-def build_generator(settings: Settings, *, warm: bool = True) -> tuple[Generator, ComponentState]:
+def build_observer(settings: Settings, metrics: PrometheusMetrics | None) -> Observer:
+    """Metrics and/or the per-request log record, or nothing."""
+    observers: list[Observer] = [metrics] if metrics is not None else []
+    if settings.request_log:
+        observers.append(RequestRecorder())
+    if not observers:
+        return NO_OBSERVER
+    return observers[0] if len(observers) == 1 else FanOut(*observers)
+
+
+def build_generator(
+    settings: Settings, *, warm: bool = True, observer: Observer = NO_OBSERVER
+) -> tuple[Generator, ComponentState]:
     if not settings.llm_model:
         return ExtractiveGenerator(), ComponentState(
             "extractive", True, "no LLM configured (SUPPORTBOT_LLM_MODEL); extractive answers"
@@ -350,6 +363,7 @@ def build_generator(settings: Settings, *, warm: bool = True) -> tuple[Generator
         timeout_s=settings.llm_timeout_s,
         max_tokens=settings.llm_max_tokens,
         temperature=settings.llm_temperature,
+        observer=observer,
     )
     if warm:
         generator.warm_up()  # the slow litellm import, and a bad model string fails now
@@ -427,7 +441,7 @@ def build_services(settings: Settings, *, warm: bool = True) -> Services:
     """Wire every component from settings. `warm` loads model weights now (seconds)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     metrics = build_metrics(settings)
-    observer: Observer = metrics if metrics is not None else NO_OBSERVER
+    observer = build_observer(settings, metrics)
     embedder = ReducedPrecisionEmbedder(
         settings.embedding_model,
         batch_size=settings.embedding_batch_size,
@@ -457,7 +471,7 @@ def build_services(settings: Settings, *, warm: bool = True) -> Services:
         executor=ThreadPoolExecutor(max_workers=1, thread_name_prefix="rerank"),
         metrics=metrics,
     )
-    generator, generator_state = build_generator(settings, warm=warm)
+    generator, generator_state = build_generator(settings, warm=warm, observer=observer)
     retriever = HybridRetriever(backend, embedder, RetrievalParams.from_settings(settings))
     pipeline = SupportPipeline(
         backend,

@@ -25,6 +25,7 @@ from bot.api.routes import (
     webhooks,
     widget,
 )
+from bot.observability.request_log import install_request_log
 from bot.security.install import install_security
 from bot.services import Services, build_services
 from bot.settings import Settings
@@ -43,6 +44,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             app.state.services = await asyncio.to_thread(build_services, settings or Settings())
         else:
             app.state.services = services
+        if app.state.services.settings.request_log:
+            install_request_log()
         scheduler = _start_sync_scheduler(app.state.services)
         try:
             yield

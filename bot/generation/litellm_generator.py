@@ -20,6 +20,7 @@ from bot.errors import ConfigurationError, GenerationError
 from bot.generation.litellm_errors import translate_llm_error
 from bot.generation.prompt import build_messages
 from bot.generation.protocol import Turn
+from bot.observability.protocol import NO_OBSERVER, Observer
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +63,9 @@ class LiteLLMGenerator:
         timeout_s: float = 30.0,
         max_tokens: int = 512,
         temperature: float = 0.1,
+        observer: Observer = NO_OBSERVER,
     ) -> None:
+        self._observer = observer
         self.name = model
         self.model = model
         self.base_url = base_url
@@ -116,6 +119,9 @@ class LiteLLMGenerator:
                 if delta:
                     produced = True
                     yield delta
+                usage = getattr(chunk, "usage", None)
+                if usage is not None:
+                    self._report_usage(litellm, usage)
         except Exception as exc:
             # Provider code may raise anything; callers degrade on GenerationError only.
             error = translate_llm_error(
@@ -132,11 +138,28 @@ class LiteLLMGenerator:
                 "unreadable reply). Check that SUPPORTBOT_LLM_MODEL names a chat model."
             )
 
+    def _report_usage(self, litellm: ModuleType, usage: Any) -> None:
+        """Tokens from the stream's final `usage` block; cost from litellm's price map."""
+        prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
+        completion = int(getattr(usage, "completion_tokens", 0) or 0)
+        if not prompt and not completion:
+            return
+        cost: float | None
+        try:
+            prompt_cost, completion_cost = litellm.cost_per_token(
+                model=self.model, prompt_tokens=prompt, completion_tokens=completion
+            )
+            cost = float(prompt_cost + completion_cost)
+        except Exception:  # noqa: BLE001 - a model missing from the price map has no cost
+            cost = None
+        self._observer.llm_usage(self.model, prompt, completion, cost)
+
     def _request(self, messages: list[dict[str, str]]) -> dict[str, Any]:
         request: dict[str, Any] = {
             "model": self.model,
             "messages": messages,
             "stream": True,
+            "stream_options": {"include_usage": True},  # a final chunk with token counts
             "timeout": self.timeout_s,
             "max_tokens": self.max_tokens,
             "temperature": self.temperature,

@@ -26,20 +26,11 @@ from prometheus_client import (
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from bot.observability.protocol import AnswerResult, DeclineReason, WebhookName
+from bot.observability.stages import STAGES
 
 if TYPE_CHECKING:
     from bot.rerank.stage import RerankOutcome, RerankResult
 
-STAGES: dict[str, str] = {
-    "condense": "condense",
-    "embed_query": "embed",
-    "bm25": "bm25",
-    "knn": "knn",
-    "fuse": "fuse",
-    "rerank": "rerank",
-    "generate": "generate",
-}
-"""The pipeline's `timings_ms` keys → the `stage` label; other keys (totals) are skipped."""
 
 REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 STAGE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
@@ -155,6 +146,9 @@ class PrometheusMetrics:
         self.errors.labels("search_backend", code).inc()
 
     # --- Observer ------------------------------------------------------------------
+    def searched(self, kb: str, query: str) -> None:
+        return None  # no per-KB or per-query labels: unbounded
+
     def stage_timings(self, timings_ms: Mapping[str, float]) -> None:
         for key, ms in timings_ms.items():
             stage = STAGES.get(key)
