@@ -1,29 +1,36 @@
 """What observability costs per request: `/v1/search` p50/p95 with it off and on.
 
-    .venv/bin/python -m benchmarks.observability_overhead [DATA_DIR] [ROUNDS]
+    .venv/bin/python -m benchmarks.observability_overhead [--data-dir DIR] [--rounds N]
 
 Serves the ingested sample KB twice under uvicorn (same data, same models): once with
 metrics, request logs and tracing off, once with what `Settings` turns on by default.
-Requests alternate between the two servers so machine load hits both alike; questions
+Request log lines go to stderr (redirect it to a file). Requests alternate between the
+two servers so machine load hits both alike; questions
 repeat, so rerank scores and query vectors come from the caches and the request itself
-(the part observability adds to) dominates. DATA_DIR holds an ingested `sample` KB;
+(the part observability adds to) dominates. --data-dir holds an ingested `sample` KB;
 without it the sample is ingested first (10-20 s).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import statistics
-import sys
 import tempfile
 import time
+import uuid
 from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
 
 from bot.api.app import create_app
+from bot.observability.prometheus import PrometheusMetrics
+from bot.observability.protocol import FanOut
+from bot.observability.request_log import request_line
+from bot.observability.request_record import RequestRecord, RequestRecorder, current_record
+from bot.rerank.stage import RerankOutcome
 from tests.live_server import serve
 from tests.sample_kb import copy_sample, ingest_sample, sample_settings
 
@@ -39,11 +46,14 @@ def percentiles(seconds: list[float]) -> str:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data-dir", type=Path, help="holds an ingested `sample` KB")
+    parser.add_argument("--rounds", type=int, default=10, help="passes over the questions")
+    args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="obs-bench-"))
-    data = copy_sample(Path(sys.argv[1]), scratch) if len(sys.argv) > 1 else ingest_sample(scratch)
-    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 10
+    data = copy_sample(args.data_dir, scratch) if args.data_dir else ingest_sample(scratch)
+    rounds = args.rounds
     questions = [json.loads(line)["query"] for line in QUESTIONS.read_text().splitlines()]
-    logging.getLogger("supportbot.request").disabled = True  # measure the work, not a tty
     limits = {"rate_limit_per_minute": 1e9, "rate_limit_burst": 10**9}
     with ExitStack() as stack:
         urls = {
@@ -67,6 +77,38 @@ def main() -> None:
         print(f"/v1/search, observability {name:>3}: {percentiles(seconds)} (n={len(seconds)})")
     delta = statistics.median(times["on"]) - statistics.median(times["off"])
     print(f"p50 difference (on - off): {delta * 1000:+.2f} ms")
+    print(f"in-process cost of one search's reports: {per_request_cost_us():.1f} µs")
+
+
+def per_request_cost_us(repeat: int = 20_000) -> float:
+    """The observability calls one /v1/search makes (metrics, log record, log line),
+    timed in a loop: a load-independent figure for what the server adds per request."""
+    metrics = PrometheusMetrics()
+    observer = FanOut(metrics, RequestRecorder())
+    timings = {"embed_query": 1.4, "bm25": 1.5, "knn": 1.2, "fuse": 0.3, "rerank": 0.9}
+    null = logging.getLogger("benchmarks.null")
+    null.addHandler(logging.NullHandler())
+    null.propagate = False
+    started = time.perf_counter()
+    for _ in range(repeat):
+        record = RequestRecord(uuid.uuid4().hex)
+        token = current_record.set(record)
+        observer.searched("sample", "reset my password")
+        observer.stage_timings(timings)
+        metrics.observe("applied", RerankOutcome([], True, cache_hits=50))
+        current_record.reset(token)
+        metrics.http_request("/v1/search", "POST", 200, 0.01)
+        line = request_line(
+            record,
+            method="POST",
+            route="/v1/search",
+            path="/v1/search",
+            status=200,
+            seconds=0.01,
+            customer_text=False,
+        )
+        null.info("%s", json.dumps(line))
+    return (time.perf_counter() - started) / repeat * 1e6
 
 
 if __name__ == "__main__":

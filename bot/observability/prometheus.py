@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -136,11 +136,20 @@ class PrometheusMetrics:
             registry=r,
         )
 
+        # `labels()` costs a lock and a lookup per call: bind each child once.
+        self._stages = {key: self.stage_duration.labels(stage) for key, stage in STAGES.items()}
+        self._http: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
     # --- HTTP edge ---------------------------------------------------------------
     def http_request(self, route: str, method: str, status: int, seconds: float) -> None:
-        code = str(status)
-        self.http_requests.labels(route, method, code).inc()
-        self.http_duration.labels(route, method, code).observe(seconds)
+        key = (route, method, status)
+        children = self._http.get(key)
+        if children is None:
+            labels = (route, method, str(status))
+            children = self.http_requests.labels(*labels), self.http_duration.labels(*labels)
+            self._http[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def backend_error(self, code: str) -> None:
         self.errors.labels("search_backend", code).inc()
@@ -151,9 +160,9 @@ class PrometheusMetrics:
 
     def stage_timings(self, timings_ms: Mapping[str, float]) -> None:
         for key, ms in timings_ms.items():
-            stage = STAGES.get(key)
-            if stage is not None:
-                self.stage_duration.labels(stage).observe(ms / 1000.0)
+            child = self._stages.get(key)
+            if child is not None:
+                child.observe(ms / 1000.0)
 
     def answer(self, mode: str, result: AnswerResult, decline: DeclineReason | None) -> None:
         self.answers.labels(mode, result).inc()
