@@ -14,12 +14,15 @@ import unicodedata
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
+from opentelemetry.trace import Tracer
+
 from bot.answer import Answer, AnswerDelta, AnswerEvent, AnswerStart, SearchOutcome
 from bot.domain import Candidate
 from bot.errors import GenerationError, InvalidRequest, KnowledgeBaseNotFound
 from bot.generation.citations import Citation, citations_for, cited_numbers
 from bot.generation.protocol import Generator, Turn
 from bot.observability.protocol import NO_OBSERVER, AnswerResult, DeclineReason, Observer
+from bot.observability.tracing import stage_span
 from bot.rerank.stage import RerankStage
 from bot.retrieval.followup import CondensedQuery, QueryCondenser
 from bot.retrieval.hybrid import HybridRetriever, RetrievalMode
@@ -71,6 +74,7 @@ class SupportPipeline:
         condenser: QueryCondenser,
         params: PipelineParams,
         observer: Observer = NO_OBSERVER,
+        tracer: Tracer | None = None,
     ) -> None:
         self._backend = backend
         self._retriever = retriever
@@ -80,6 +84,7 @@ class SupportPipeline:
         self._condenser = condenser
         self._params = params
         self._observer = observer
+        self._tracer = tracer
 
     @property
     def generator(self) -> Generator:
@@ -104,14 +109,18 @@ class SupportPipeline:
     ) -> SearchOutcome:
         query = clean_query(query, self._params.max_query_chars)
         top_k = top_k or self._params.final_k
-        retrieved = await self._retriever.retrieve(kb, query, mode=mode)
+        with stage_span(self._tracer, "retrieve", mode=mode):
+            retrieved = await self._retriever.retrieve(kb, query, mode=mode)
         timings = {("retrieve" if k == "total" else k): v for k, v in retrieved.timings_ms.items()}
         if not retrieved.candidates:
             await self._backend.stats(kb)  # raises KnowledgeBaseNotFound for an unknown KB
         reranked, reason = False, "disabled by request" if not rerank else None
         ranked: list[Candidate] = retrieved.candidates
         if rerank and ranked:
-            outcome = await self._rerank.rerank(query, ranked)
+            with stage_span(self._tracer, "rerank", candidates=len(ranked)) as span:
+                outcome = await self._rerank.rerank(query, ranked)
+                if span is not None:
+                    span.set_attribute("reranked", outcome.reranked)
             ranked, reranked, reason = outcome.candidates, outcome.reranked, outcome.reason
             timings.update(
                 {
@@ -161,7 +170,8 @@ class SupportPipeline:
         """Yield AnswerStart, then AnswerDelta pieces, then the complete Answer."""
         started = time.perf_counter()
         asked = clean_query(question, self._params.max_query_chars)
-        condensed = await self._condenser.condense(asked, history)
+        with stage_span(self._tracer, "condense", turns=len(history)):
+            condensed = await self._condenser.condense(asked, history)
         condense_ms = (time.perf_counter() - started) * 1000
         search = await self.search(kb, condensed.query, top_k=self._params.final_k)
         if history:
@@ -185,9 +195,10 @@ class SupportPipeline:
         generator = self._generator
         generate_started = time.perf_counter()
         try:
-            async for piece in generator.stream(question, passages, history):
-                parts.append(piece)
-                yield AnswerDelta(piece)
+            with stage_span(self._tracer, "generate", current=False, generator=generator.mode):
+                async for piece in generator.stream(question, passages, history):
+                    parts.append(piece)
+                    yield AnswerDelta(piece)
         except GenerationError as exc:
             log.warning("generation failed, answering extractively: %s", exc)
             self._observer.llm_error(exc.code)

@@ -50,6 +50,9 @@ from ingestion.chunking import Chunker
 from ingestion.ingest import Ingestor
 
 if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.trace import Tracer
+
     from bot.observability.prometheus import PrometheusMetrics
 
 log = logging.getLogger(__name__)
@@ -109,6 +112,15 @@ class Services:
     """Prometheus metrics for GET /metrics; None when SUPPORTBOT_METRICS_ENABLED=false."""
     observer: Observer = NO_OBSERVER
     """Where the pipeline, stages and jobs report (the metrics, when enabled)."""
+    tracer_provider: TracerProvider | None = None
+    """Set when tracing is on (SUPPORTBOT_OTLP_ENDPOINT); the app instruments with it."""
+
+    @property
+    def tracer(self) -> Tracer | None:
+        from bot.observability.tracing import TRACER_NAME
+
+        provider = self.tracer_provider
+        return provider.get_tracer(TRACER_NAME) if provider is not None else None
 
     def job_context(self) -> JobContext:
         return JobContext(
@@ -140,6 +152,8 @@ class Services:
         await self.edge.aclose()
         if self.redis is not None:
             await self.redis.aclose(close_connection_pool=True)
+        if self.tracer_provider is not None:
+            self.tracer_provider.shutdown()  # flushes spans still batched
 
 
 def build_backend(settings: Settings) -> SearchBackend:
@@ -437,9 +451,18 @@ def build_edge(
     )
 
 
-def build_services(settings: Settings, *, warm: bool = True) -> Services:
-    """Wire every component from settings. `warm` loads model weights now (seconds)."""
+def build_services(
+    settings: Settings, *, warm: bool = True, tracer_provider: TracerProvider | None = None
+) -> Services:
+    """Wire every component from settings. `warm` loads model weights now (seconds).
+
+    `tracer_provider`: one already built (the app needs it before its services, tests pass
+    one with an in-memory exporter); by default built from settings (None: tracing off)."""
+    from bot.observability.tracing import TRACER_NAME, build_tracer_provider
+
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    tracer_provider = tracer_provider or build_tracer_provider(settings)
+    tracer = tracer_provider.get_tracer(TRACER_NAME) if tracer_provider is not None else None
     metrics = build_metrics(settings)
     observer = build_observer(settings, metrics)
     embedder = ReducedPrecisionEmbedder(
@@ -472,7 +495,9 @@ def build_services(settings: Settings, *, warm: bool = True) -> Services:
         metrics=metrics,
     )
     generator, generator_state = build_generator(settings, warm=warm, observer=observer)
-    retriever = HybridRetriever(backend, embedder, RetrievalParams.from_settings(settings))
+    retriever = HybridRetriever(
+        backend, embedder, RetrievalParams.from_settings(settings), tracer=tracer
+    )
     pipeline = SupportPipeline(
         backend,
         retriever,
@@ -485,6 +510,7 @@ def build_services(settings: Settings, *, warm: bool = True) -> Services:
             answerable_threshold=settings.answerable_threshold_for(choice.kind),
         ),
         observer,
+        tracer,
     )
     ingestor = Ingestor(
         backend,
@@ -535,4 +561,5 @@ def build_services(settings: Settings, *, warm: bool = True) -> Services:
         redis_guard=stores.guard,
         metrics=metrics,
         observer=observer,
+        tracer_provider=tracer_provider,
     )

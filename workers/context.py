@@ -11,12 +11,13 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from bot.jobs.protocol import JobResult, JobSpec, ProgressSink
 from bot.jobs.records import RedisJobRecords
 from bot.jobs.work import run_job
+from bot.observability.tracing import context_from
 from bot.services import Services, build_services
 from bot.settings import Settings
 
@@ -43,14 +44,25 @@ class WorkerContext:
         spec: JobSpec,
         progress: ProgressSink,
         on_start: Callable[[Callable[[], object]], None],
+        trace_context: Mapping[str, object] | None = None,
     ) -> JobResult:
-        """Run one job on this process's loop; `on_start` receives a function that cancels it."""
+        """Run one job on this process's loop; `on_start` receives a function that cancels it.
+
+        `trace_context`: the message's trace headers; the job's span continues that trace."""
 
         async def main() -> JobResult:
             task = asyncio.current_task()
             assert task is not None
             on_start(task.cancel)
-            return await run_job(spec, self.services.job_context(), progress)
+            tracer = self.services.tracer
+            if tracer is None:
+                return await run_job(spec, self.services.job_context(), progress)
+            with tracer.start_as_current_span(
+                f"job {spec.kind}",
+                context=context_from(trace_context or {}),
+                attributes={"job.kind": spec.kind},
+            ):
+                return await run_job(spec, self.services.job_context(), progress)
 
         return self.loop.run_until_complete(main())
 

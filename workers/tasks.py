@@ -88,7 +88,7 @@ def execute(task: Task, spec: JobSpec) -> dict[str, object]:
         _stop_cancelled(progress)
     progress.publish(PROGRESS, progress.meta(phase="starting", done=0, total=0))
     try:
-        result = context.run(spec, progress, progress.bind)
+        result = context.run(spec, progress, progress.bind, trace_headers_of(task))
     except asyncio.CancelledError:
         _stop_cancelled(progress)
     return {
@@ -96,6 +96,19 @@ def execute(task: Task, spec: JobSpec) -> dict[str, object]:
         "progress": progress.last.to_json() if progress.last else None,
         "updated_at": time.time(),
     }
+
+
+def trace_headers_of(task: Task) -> dict[str, object]:
+    """The W3C trace headers sent with the message (Celery keeps custom headers on the
+    request itself; older protocol versions under `request.headers`)."""
+    request = task.request
+    nested = getattr(request, "headers", None) or {}
+    found: dict[str, object] = {}
+    for name in ("traceparent", "tracestate"):
+        value = getattr(request, name, None) or nested.get(name)
+        if value is not None:
+            found[name] = value
+    return found
 
 
 def _stop_cancelled(progress: CeleryProgress) -> None:

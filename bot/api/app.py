@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
 
@@ -26,6 +27,7 @@ from bot.api.routes import (
     widget,
 )
 from bot.observability.request_log import install_request_log
+from bot.observability.tracing import build_tracer_provider, instrument_app
 from bot.security.install import install_security
 from bot.services import Services, build_services
 from bot.settings import Settings
@@ -36,12 +38,22 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
     """Build the app. Pass `services` to share already-warm components (tests, CLI)."""
 
+    if services is None:
+        settings = settings or Settings()
+        # Built before the services: the app's tracing middleware must exist before it starts.
+        tracer_provider = build_tracer_provider(settings)
+    else:
+        tracer_provider = services.tracer_provider
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = services is None
         if services is None:
+            assert settings is not None
             # Model loading blocks for seconds; keep the loop responsive meanwhile.
-            app.state.services = await asyncio.to_thread(build_services, settings or Settings())
+            app.state.services = await asyncio.to_thread(
+                partial(build_services, settings, tracer_provider=tracer_provider)
+            )
         else:
             app.state.services = services
         if app.state.services.settings.request_log:
@@ -65,6 +77,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     install_error_handlers(app)
     install_security(app)
     app.add_middleware(RequestObserverMiddleware)  # outermost: sees every answer
+    if tracer_provider is not None:
+        instrument_app(app, tracer_provider)  # the server span wraps even the request id
     for module in (health, metrics, search, chat, kbs, admin):
         app.include_router(module.router)
     for module in (widget, feedback, handoff, webhooks, openai_compat):

@@ -22,6 +22,7 @@ from kombu.exceptions import OperationalError
 from bot.errors import BackendUnavailable, JobNotFound, SupportbotError
 from bot.jobs.protocol import JobKind, JobProgress, JobSpec, JobState, JobStatus
 from bot.jobs.records import REDIS_ERRORS, JobRecord, RedisJobRecords
+from bot.observability.tracing import trace_headers
 
 TASK_NAMES: dict[JobKind, str] = {
     "ingest": "supportbot.ingest_source",
@@ -88,7 +89,12 @@ class CeleryJobRunner:
         job_id = uuid.uuid4().hex
         record = self._records.create(job_id, spec)
         try:
-            self._app.send_task(TASK_NAMES[spec.kind], kwargs=task_kwargs(spec), task_id=job_id)
+            self._app.send_task(
+                TASK_NAMES[spec.kind],
+                kwargs=task_kwargs(spec),
+                task_id=job_id,
+                headers=trace_headers(),  # the worker's job span joins the request's trace
+            )
         except (OperationalError, *REDIS_ERRORS) as exc:
             raise BackendUnavailable(
                 f"cannot queue the {spec.kind} job: the Celery broker is unreachable ({exc}); "

@@ -13,9 +13,12 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
+from opentelemetry.trace import Tracer
+
 from bot.domain import Candidate, Hit
 from bot.embedding.protocol import Embedder
 from bot.errors import ConfigurationError, InvalidRequest
+from bot.observability.tracing import stage_span
 from bot.retrieval.fusion import FUSION_METHODS, FusionMethod, fuse_hits
 from bot.retrieval.protocol import SearchBackend
 from bot.settings import Settings
@@ -76,10 +79,17 @@ class Retrieved:
 
 
 class HybridRetriever:
-    def __init__(self, backend: SearchBackend, embedder: Embedder, params: RetrievalParams) -> None:
+    def __init__(
+        self,
+        backend: SearchBackend,
+        embedder: Embedder,
+        params: RetrievalParams,
+        tracer: Tracer | None = None,
+    ) -> None:
         self._backend = backend
         self._embedder = embedder
         self._params = params
+        self._tracer = tracer
 
     async def retrieve(
         self, kb: str, query: str, mode: RetrievalMode = "hybrid", limit: int | None = None
@@ -109,7 +119,8 @@ class HybridRetriever:
                 self._bm25(kb, query, top_n, timings), self._dense(kb, query, top_n, timings)
             )
         fuse_started = time.perf_counter()
-        candidates = self._fuse(mode, bm25_hits, dense_hits, wanted)
+        with stage_span(self._tracer, "fuse"):
+            candidates = self._fuse(mode, bm25_hits, dense_hits, wanted)
         timings["fuse"] = _ms_since(fuse_started)
         timings["total"] = _ms_since(started)
         return Retrieved(candidates=candidates, timings_ms=timings)
@@ -123,14 +134,17 @@ class HybridRetriever:
         return bm25_hits, dense_hits
 
     async def _bm25(self, kb: str, query: str, top_n: int, timings: dict[str, float]) -> list[Hit]:
-        return await _timed(self._backend.bm25(kb, query, top_n), "bm25", timings)
+        with stage_span(self._tracer, "bm25"):
+            return await _timed(self._backend.bm25(kb, query, top_n), "bm25", timings)
 
     async def _dense(self, kb: str, query: str, top_n: int, timings: dict[str, float]) -> list[Hit]:
-        vector = await _timed(
-            asyncio.to_thread(self._embedder.embed_query, query), "embed_query", timings
-        )
+        with stage_span(self._tracer, "embed"):
+            vector = await _timed(
+                asyncio.to_thread(self._embedder.embed_query, query), "embed_query", timings
+            )
         info = self._embedder.index_info()
-        return await _timed(self._backend.knn(kb, vector, top_n, info), "knn", timings)
+        with stage_span(self._tracer, "knn"):
+            return await _timed(self._backend.knn(kb, vector, top_n, info), "knn", timings)
 
     def _fuse(
         self, mode: RetrievalMode, bm25_hits: list[Hit], dense_hits: list[Hit], limit: int
