@@ -103,7 +103,8 @@ def _eval(data_dir: Path, kb: str, queries: Path, out: Path) -> list[dict[str, o
         str(out),
     ]
     subprocess.run(command, env=env, check=True)
-    rows: list[dict[str, object]] = json.loads(out.read_text())
+    payload = json.loads(out.read_text())
+    rows: list[dict[str, object]] = payload["pipelines"]
     return rows
 
 
@@ -153,6 +154,10 @@ def compare(settings: Settings, base_url: str, work: Path) -> None:
     _mapped_questions(questions, mapped, base_url)
     web = _eval(settings.data_dir, WEB_KB, mapped, work / "eval-web.json")
     markdown = _eval(settings.data_dir, MARKDOWN_KB, questions, work / "eval-md.json")
+    print_comparison(markdown, web)
+
+
+def print_comparison(markdown: list[dict[str, object]], web: list[dict[str, object]]) -> None:
     print(
         "\npipeline        | Markdown nDCG@10 Hit@5 | crawled HTML nDCG@10 Hit@5 "
         "| Δ nDCG@10 [95% CI]"
