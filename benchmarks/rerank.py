@@ -42,7 +42,7 @@ from bot.domain import Candidate, Chunk
 from bot.embedding.quantized import ReducedPrecisionEmbedder
 from bot.embedding.sentence_transformer import SentenceTransformerEmbedder
 from bot.evaluation.metrics import percentile
-from bot.rerank.cross_encoder import configure_torch_threads
+from bot.inference.devices import configure_torch_threads
 from bot.rerank.inputs import rerank_text
 from bot.rerank.protocol import Reranker
 from bot.rerank.quantized_cross_encoder import QuantizedCrossEncoderReranker

@@ -17,7 +17,7 @@ from scipy.stats import spearmanr
 
 from bot.domain import Chunk
 from bot.errors import ConfigurationError
-from bot.precision import resolve_precision
+from bot.inference.precision import resolve_precision
 from bot.rerank.inputs import rerank_text
 from bot.rerank.quantized_cross_encoder import QuantizedCrossEncoderReranker
 from tests.conftest import SAMPLE_HELP_CENTER
@@ -180,7 +180,7 @@ def test_bad_configuration_is_refused_with_a_reason(tmp_path: Path) -> None:
 
 
 def test_auto_precision_follows_the_cpu() -> None:
-    from bot.precision import cpu_has_native_bf16
+    from bot.inference.precision import cpu_has_native_bf16
 
     assert resolve_precision("auto", "cpu") == ("bf16" if cpu_has_native_bf16() else "fp32")
     assert resolve_precision("auto", "cuda") == "fp32"

@@ -4,11 +4,11 @@ Same model id, same vectors up to rounding (cosine ≥ 0.99 against fp32 is test
 an index built one way is queried another without re-ingesting. Two levers:
 
 * runtime: OpenVINO on CPU when installed and the pipeline is Transformer → Pooling
-  (→ Normalize) (`bot.embedding.openvino_encoder`), else torch;
+  (→ Normalize) (`bot.inference.openvino_encoder`), else torch;
 * precision: bf16 on CPUs with native bf16 (Intel AMX / AVX512-BF16), fp32 elsewhere;
   torch int8 dynamic quantisation on request.
 
-See `bot.precision`, `bot.runtime` and benchmarks/README.md.
+See `bot.inference.precision`, `bot.inference.runtime` and benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from bot.domain import Vector
-from bot.embedding.openvino_encoder import OpenVinoSentenceEncoder
 from bot.embedding.recent_queries import RecentQueries
 from bot.embedding.sentence_transformer import SentenceTransformerEmbedder
 from bot.errors import ConfigurationError
-from bot.precision import Precision, ResolvedPrecision, apply_precision, resolve_precision
-from bot.runtime import ResolvedRuntime, RuntimeName, resolve_runtime
+from bot.inference.openvino_encoder import OpenVinoSentenceEncoder
+from bot.inference.precision import Precision, ResolvedPrecision, apply_precision, resolve_precision
+from bot.inference.runtime import ResolvedRuntime, RuntimeName, resolve_runtime
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer

@@ -10,56 +10,19 @@ and returns scores in input order.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from bot.domain import Chunk
 from bot.errors import ConfigurationError, RerankError
+from bot.inference.devices import configure_torch_threads, default_device
 from bot.rerank.inputs import rerank_text
 
 if TYPE_CHECKING:
     from sentence_transformers import CrossEncoder
 
 logger = logging.getLogger(__name__)
-
-_threads_configured = False
-_threads_lock = threading.Lock()
-
-
-def available_cpus() -> int:
-    """CPUs this process may run on (respects container/affinity limits where the OS tells us)."""
-    try:
-        return max(len(os.sched_getaffinity(0)), 1)
-    except AttributeError:  # pragma: no cover - macOS / Windows
-        return max(os.cpu_count() or 1, 1)
-
-
-def configure_torch_threads() -> None:
-    """Give torch's intra-op pool one thread per available CPU, once per process.
-
-    The setting is process-wide (the embedder shares it), so it is applied once.
-    Inter-op threads are left alone: a single forward pass does not use them, and
-    torch refuses to change them after any parallel work has started.
-    """
-    global _threads_configured
-    with _threads_lock:
-        if _threads_configured:
-            return
-        import torch
-
-        cpus = available_cpus()
-        if torch.get_num_threads() != cpus:
-            torch.set_num_threads(cpus)
-        _threads_configured = True
-        logger.info("torch intra-op threads: %s", torch.get_num_threads())
-
-
-def default_device() -> str:
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 class CrossEncoderReranker:

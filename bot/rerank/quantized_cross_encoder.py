@@ -3,9 +3,9 @@
 Same model, same input text (`rerank_text`), same output activation, so its scores are
 interchangeable with the plain reranker's. What changes is how the work is done:
 
-* a faster runtime (`bot.runtime`): OpenVINO on CPU when installed, else
+* a faster runtime (`bot.inference.runtime`): OpenVINO on CPU when installed, else
   torch; at reduced precision where the CPU multiplies bf16 natively (Intel AMX /
-  AVX512-BF16), torch int8 dynamic quantisation on request (see `bot.precision`);
+  AVX512-BF16), torch int8 dynamic quantisation on request (see `bot.inference.precision`);
 * every pair is tokenised once, without padding, then sorted by token length and cut
   into batches bounded by a padded-token budget suited to the runtime, so padding
   stays small;
@@ -19,23 +19,23 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bot.batching import length_sorted_batches, pad_batch
 from bot.domain import Chunk
 from bot.errors import ConfigurationError, RerankError
-from bot.precision import Precision, ResolvedPrecision, resolve_precision
-from bot.rerank.cross_encoder import configure_torch_threads, default_device
-from bot.rerank.encoder_runtime import EncoderRuntime, load_runtime
+from bot.inference.batching import length_sorted_batches
+from bot.inference.cross_encoder_model import CrossEncoderModel
+from bot.inference.devices import configure_torch_threads, default_device
+from bot.inference.encoder_runtime import EncoderRuntime, load_runtime
+from bot.inference.precision import Precision, ResolvedPrecision, resolve_precision
+from bot.inference.runtime import ResolvedRuntime, RuntimeName, resolve_runtime
 from bot.rerank.inputs import rerank_text
-from bot.runtime import ResolvedRuntime, RuntimeName, resolve_runtime
 
 if TYPE_CHECKING:
     import torch
-    from transformers import PreTrainedTokenizerBase
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class QuantizedCrossEncoderReranker:
         self._requested_runtime = runtime
         self._requested_precision = precision
         self.name = self._name()
-        self._loaded: _LoadedModel | None = None
+        self._loaded: CrossEncoderModel | None = None
         self._load_lock = threading.Lock()
         self._score_lock = threading.Lock()
 
@@ -111,7 +111,7 @@ class QuantizedCrossEncoderReranker:
             lengths, max_rows=self.batch_size, max_padded_tokens=self.max_batch_tokens
         )
 
-    def _load(self) -> _LoadedModel:
+    def _load(self) -> CrossEncoderModel:
         with self._load_lock:
             if self._loaded is None:
                 device = self._device or default_device()
@@ -120,7 +120,7 @@ class QuantizedCrossEncoderReranker:
                     raise ConfigurationError("int8 cross-encoder runs on CPU; set device='cpu'")
                 if device == "cpu":
                     configure_torch_threads()
-                self._loaded = _LoadedModel.load(
+                self._loaded = CrossEncoderModel.load(
                     self.model_id,
                     self.max_length,
                     device,
@@ -158,66 +158,3 @@ class QuantizedCrossEncoderReranker:
             self.runtime = "torch"
             self.name = self._name()
             return load_runtime("torch", model, self.precision, device, sample)
-
-
-class _LoadedModel:
-    """The tokenizer and output activation of a CrossEncoder, and the runtime that scores."""
-
-    def __init__(
-        self,
-        runtime: EncoderRuntime,
-        tokenizer: PreTrainedTokenizerBase,
-        activation: Callable[[torch.Tensor], torch.Tensor] | None,
-        max_length: int,
-    ) -> None:
-        self.runtime = runtime
-        self.tokenizer = tokenizer
-        self.activation = activation
-        self.max_length = max_length
-
-    @classmethod
-    def load(
-        cls,
-        model_id: str,
-        max_length: int,
-        device: str,
-        build_runtime: Callable[[torch.nn.Module, dict[str, np.ndarray]], EncoderRuntime],
-    ) -> _LoadedModel:
-        from sentence_transformers import CrossEncoder
-
-        try:
-            cross_encoder = CrossEncoder(model_id, max_length=max_length, device=device)
-        except Exception as exc:
-            raise ConfigurationError(
-                f"cannot load cross-encoder model {model_id!r}: {exc}. Set "
-                "SUPPORTBOT_RERANKER_MODEL to a local model folder or a hub id available "
-                "offline, or choose another SUPPORTBOT_RERANKER (late-interaction, none)."
-            ) from exc
-        if cross_encoder.num_labels != 1:
-            raise ConfigurationError(
-                f"model {model_id!r} has {cross_encoder.num_labels} output labels; a reranker "
-                "needs a cross-encoder with one relevance score (num_labels=1)"
-            )
-        tokenizer = cross_encoder.tokenizer
-        encoded = tokenizer(["warm up"] * 2, ["a short passage", "b"], padding=True)
-        sample = {key: np.asarray(values, dtype=np.int64) for key, values in encoded.items()}
-        runtime = build_runtime(cross_encoder.model, sample)
-        return cls(runtime, tokenizer, cross_encoder.activation_fn, max_length)
-
-    def score_pairs(
-        self, query: str, texts: list[str], batches: Callable[[Sequence[int]], list[list[int]]]
-    ) -> np.ndarray:
-        encoded = self.tokenizer(
-            [query] * len(texts), texts, truncation=True, max_length=self.max_length
-        )
-        features = {key: list(values) for key, values in encoded.items()}
-        lengths = [len(ids) for ids in features["input_ids"]]
-        logits = np.empty(len(texts), dtype=np.float32)
-        pad_id = self.tokenizer.pad_token_id or 0
-        for batch in batches(lengths):
-            logits[batch] = self.runtime.logits(pad_batch(features, batch, pad_id))
-        if self.activation is None:
-            return logits
-        import torch
-
-        return self.activation(torch.from_numpy(logits)).numpy()

@@ -2,7 +2,7 @@
 
 bf16 converts the encoder but keeps the pooler and classification head in fp32, so
 close scores do not collapse into bf16 ties. int8 is torch dynamic quantisation of the
-Linear layers (see `bot.precision`).
+Linear layers (see `bot.inference.precision`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bot.precision import ResolvedPrecision, apply_precision
+from bot.inference.precision import ResolvedPrecision, apply_precision
 
 if TYPE_CHECKING:
     import torch

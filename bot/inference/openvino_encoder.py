@@ -1,7 +1,7 @@
 """OpenVinoSentenceEncoder: a sentence-transformers pipeline's encoder run by OpenVINO.
 
 Covers the common pipeline shape, Transformer → Pooling (mean, cls or max) →
-optional Normalize: the transformer goes to OpenVINO (`bot.runtime`), tokenisation
+optional Normalize: the transformer goes to OpenVINO (`bot.inference.runtime`), tokenisation
 and pooling stay here. Anything else (dense layers, prompts, other pooling modes) is
 refused with ConfigurationError so the caller keeps the torch path.
 
@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from bot.batching import length_sorted_batches, pad_batch
 from bot.domain import Vector
 from bot.errors import ConfigurationError
-from bot.precision import ResolvedPrecision
-from bot.runtime import OpenVinoModel
+from bot.inference.batching import length_sorted_batches, pad_batch
+from bot.inference.precision import ResolvedPrecision
+from bot.inference.runtime import OpenVinoModel
 
 if TYPE_CHECKING:
     import torch

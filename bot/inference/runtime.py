@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from bot.errors import ConfigurationError
-from bot.precision import ResolvedPrecision
+from bot.inference.precision import ResolvedPrecision
 
 if TYPE_CHECKING:
     import torch

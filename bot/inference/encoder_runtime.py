@@ -1,7 +1,7 @@
 """How a cross-encoder's forward pass runs: the runtime protocol and its builder.
 
 The reranker tokenises, sorts and pads; a runtime only turns a padded batch of token
-ids into one relevance logit per row. Both runtimes (torch, OpenVINO; see `bot.runtime`)
+ids into one relevance logit per row. Both runtimes (torch, OpenVINO; see `bot.inference.runtime`)
 start from the Hugging Face sequence-classification module that sentence-transformers
 loaded, so they score the same model.
 """
@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from bot.precision import ResolvedPrecision
-from bot.runtime import ResolvedRuntime
+from bot.inference.precision import ResolvedPrecision
+from bot.inference.runtime import ResolvedRuntime
 
 if TYPE_CHECKING:
     import torch
@@ -37,9 +37,9 @@ def load_runtime(
 ) -> EncoderRuntime:
     """Build the runtime around `model`; `sample` is a small padded batch used for tracing."""
     if runtime == "openvino":
-        from bot.rerank.openvino_runtime import OpenVinoRuntime
+        from bot.inference.openvino_runtime import OpenVinoRuntime
 
         return OpenVinoRuntime.convert(model, precision, sample)
-    from bot.rerank.torch_runtime import TorchRuntime
+    from bot.inference.torch_runtime import TorchRuntime
 
     return TorchRuntime.prepare(model, precision, device)

@@ -1,4 +1,4 @@
-"""OpenVinoRuntime: the cross-encoder converted to OpenVINO (see `bot.runtime`).
+"""OpenVinoRuntime: the cross-encoder converted to OpenVINO (see `bot.inference.runtime`).
 
 Scores stay faithful at bf16: Spearman ≥ 0.99 against plain fp32 even on a head whose
 scores span 0.01 (tests/test_quantized_cross_encoder.py); the classifier accumulates in
@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bot.precision import ResolvedPrecision
-from bot.runtime import OpenVinoModel
+from bot.inference.precision import ResolvedPrecision
+from bot.inference.runtime import OpenVinoModel
 
 if TYPE_CHECKING:
     import torch

@@ -1,0 +1,7 @@
+"""Where and how the local models run; used by both `bot.embedding` and `bot.rerank`.
+
+`runtime` picks torch or OpenVINO, `precision` fp32/bf16/int8, `devices` the device and
+torch's threads, `batching` the length-sorted batches. The cross-encoder's forward pass:
+`encoder_runtime` (protocol and builder) with `torch_runtime` and `openvino_runtime`,
+driven by `cross_encoder_model`; the embedder's OpenVINO path: `openvino_encoder`.
+"""
