@@ -257,14 +257,16 @@ def build_sync_engine(
 def build_job_runner(settings: Settings, context: JobContext) -> JobRunner:
     """Celery workers when a broker is set; otherwise asyncio tasks in this process."""
     if settings.celery_broker_url:
+        from celery import Celery
+
+        from bot.jobs.celery_config import build_celery_app
         from bot.jobs.celery_runner import CeleryJobRunner
         from bot.jobs.records import RedisJobRecords
-        from workers.celery_app import make_celery
 
         records = RedisJobRecords.from_url(
             settings.redis_url or settings.celery_broker_url, retention_s=settings.job_retention_s
         )
-        return CeleryJobRunner(make_celery(settings), records)
+        return CeleryJobRunner(build_celery_app(settings, Celery), records)
     from bot.jobs.inprocess import InProcessJobRunner
 
     return InProcessJobRunner(lambda spec, progress: run_job(spec, context, progress))

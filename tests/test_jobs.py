@@ -189,15 +189,16 @@ async def test_celery_runner_bookkeeping_without_a_worker(
     tmp_path: Path,
 ) -> None:
     """Queued until a worker takes it; a cancel before that sticks; unknown ids are 404s."""
+    from celery import Celery
+
+    from bot.jobs.celery_config import build_celery_app
     from bot.jobs.celery_runner import CeleryJobRunner
-    from workers.celery_app import make_celery
 
     settings = Settings(  # type: ignore[call-arg]
         _env_file=None, data_dir=tmp_path, celery_broker_url=private_redis.url
     )
-    runner = CeleryJobRunner(
-        make_celery(settings), RedisJobRecords.from_url(private_redis.url, retention_s=60)
-    )
+    records = RedisJobRecords.from_url(private_redis.url, retention_s=60)
+    runner = CeleryJobRunner(build_celery_app(settings, Celery), records)
     try:
         job = await runner.submit(JobSpec("reindex", "acme"))
         assert job.state == "queued"
