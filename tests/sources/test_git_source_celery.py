@@ -12,12 +12,12 @@ import pytest
 
 from bot.api.app import create_app
 from bot.sources.connected import ConnectedSources
-from tests.admin_client import AUTH, wait_job
-from tests.celery_deployment import Deployment
-from tests.celery_worker import CeleryBeat
-from tests.live_server import serve
-from tests.redis_fixtures import RedisServer
+from tests.support.admin_client import AUTH, wait_job
+from tests.support.celery_deployment import Deployment
+from tests.support.celery_worker import CeleryBeat
 from tests.support.git_repo import GitRemote
+from tests.support.live_server import serve
+from tests.support.redis_fixtures import RedisServer
 
 pytestmark = [pytest.mark.celery, pytest.mark.redis, pytest.mark.model]
 KB = "gitdocs"

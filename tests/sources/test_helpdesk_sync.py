@@ -17,9 +17,9 @@ from bot.sources.connected import ConnectedSources
 from bot.sources.connectors import freshdesk_solutions, http, intercom_articles, zendesk_guide
 from bot.sources.secrets import SecretStore
 from bot.sources.sync import SyncEngine, SyncParams
+from tests.ingestion.test_ingest import CountingEmbedder, backend, counting, make_ingestor
 from tests.support.connectors import FAST_RETRIES
 from tests.support.help_centers import ARTICLES, HELP_CENTERS, PLACES, HelpCenter
-from tests.test_ingest import CountingEmbedder, backend, counting, make_ingestor
 
 __all__ = ["backend", "counting"]  # fixtures re-used from the ingest tests
 

@@ -18,10 +18,10 @@ from bot.errors import InvalidRequest
 from bot.settings import Settings
 from bot.sources.connectors.git import GitOptions
 from bot.sources.connectors.zendesk_guide import ZendeskOptions
-from tests.admin_client import ADMIN_KEY, AUTH, wait_job
-from tests.live_server import serve
+from tests.support.admin_client import ADMIN_KEY, AUTH, wait_job
 from tests.support.git_repo import GitRemote
 from tests.support.help_centers import ARTICLES, ZendeskHelpCenter
+from tests.support.live_server import serve
 
 pytestmark = pytest.mark.model
 TOKEN = "glpat-very-secret-value-42"

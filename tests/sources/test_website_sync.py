@@ -15,8 +15,8 @@ from bot.sources.connected import ConnectedSources
 from bot.sources.protocol import JsonValue
 from bot.sources.secrets import SecretStore
 from bot.sources.sync import SyncEngine, SyncParams
+from tests.ingestion.test_ingest import CountingEmbedder, backend, counting, make_ingestor
 from tests.support.website import BOILERPLATE_PHRASES, HelpSite, help_center, served
-from tests.test_ingest import CountingEmbedder, backend, counting, make_ingestor
 
 __all__ = ["backend", "counting"]  # fixtures re-used from the ingest tests
 

