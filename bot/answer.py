@@ -25,6 +25,10 @@ class SearchOutcome:
     rerank_reason: str | None
     answerable: bool
     timings_ms: dict[str, float] = field(default_factory=dict)
+    answerable_score: float | None = None
+    """Probability the results answer the question (see bot.answerability); None when
+    no calibration applies (e.g. reranking was skipped)."""
+    answerability_features: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

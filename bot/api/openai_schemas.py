@@ -94,6 +94,9 @@ class SupportbotMeta(BaseModel):
     mode: Literal["llm", "extractive", "declined"]
     cited: list[int]
     answerable: bool
+    answerable_score: float | None = Field(
+        None, description="Estimated probability that the passages answer the question."
+    )
     handoff_suggested: bool
     handoff: HandoffOut | None
     degraded: list[str]
@@ -113,6 +116,7 @@ class SupportbotMeta(BaseModel):
             mode=answer.mode,
             cited=answer.cited,
             answerable=answer.search.answerable,
+            answerable_score=answer.search.answerable_score,
             handoff_suggested=answer.handoff_suggested,
             handoff=handoff,
             degraded=answer.degraded,

@@ -74,6 +74,12 @@ class SearchResponse(BaseModel):
     reranked: bool
     rerank_reason: str | None = Field(description="Why reranking was not applied, if it wasn't.")
     answerable: bool = Field(description="False when no passage looks good enough to answer.")
+    answerable_score: float | None = Field(
+        None,
+        description="Estimated probability (0-1) that the passages answer the question; "
+        "below the calibration's threshold the bot declines. Null when no calibration "
+        "applies (e.g. reranking was skipped). See /readyz for the calibration in force.",
+    )
     results: list[SearchHit]
     timings: dict[str, float] = Field(description="Milliseconds per stage.")
 
@@ -86,6 +92,7 @@ class SearchResponse(BaseModel):
             reranked=o.reranked,
             rerank_reason=o.rerank_reason,
             answerable=o.answerable,
+            answerable_score=_rounded(o.answerable_score),
             results=[SearchHit.from_candidate(c) for c in o.results],
             timings=o.timings_ms,
         )
@@ -149,6 +156,12 @@ class ChatResponse(BaseModel):
     cited: list[int] = Field(description="Citation numbers the answer text refers to.")
     reranked: bool
     answerable: bool
+    answerable_score: float | None = Field(
+        None,
+        description="Estimated probability (0-1) that the passages answer the question; "
+        "below the calibration's threshold the bot declines. Null when no calibration "
+        "applies (e.g. reranking was skipped). See /readyz for the calibration in force.",
+    )
     handoff_suggested: bool
     degraded: list[str] = Field(description="What did not work and was worked around.")
     searched_query: str = Field(
@@ -174,6 +187,7 @@ class ChatResponse(BaseModel):
             cited=a.cited,
             reranked=a.search.reranked,
             answerable=a.search.answerable,
+            answerable_score=_rounded(a.search.answerable_score),
             handoff_suggested=a.handoff_suggested,
             degraded=a.degraded,
             searched_query=a.search.query,
@@ -188,3 +202,7 @@ class KbInfo(BaseModel):
     chunks: int
     embedding_model: str | None
     last_indexed: str | None
+
+
+def _rounded(score: float | None) -> float | None:
+    return None if score is None else round(score, 4)

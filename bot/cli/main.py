@@ -237,12 +237,12 @@ def evaluate(
                     services.pipeline, kb, labelled, on_query=lambda: bar.advance(task)
                 )
             render.eval_table(console, reports)
-            render.threshold_in_force(
-                console,
-                services.pipeline.answerable_threshold,
-                services.components["reranker"].name,
-                configured=settings.answerable_threshold is not None,
-            )
+            render.calibration_in_force(console, services.pipeline.answerability.describe(kb))
+            for report in reports:
+                if report.suggested_calibration is not None:
+                    model, declines = report.suggested_calibration
+                    console.print(f"{report.name}: `supportbot calibrate` on these questions:")
+                    render.decline_report(console, declines, model)
             payload: dict[str, Any] = {"pipelines": json.loads(reports_to_json(reports))}
             if folds:
                 with Progress(
@@ -265,6 +265,81 @@ def evaluate(
             if json_out:
                 json_out.write_text(json.dumps(payload, indent=2), encoding="utf-8")
                 console.print(f"wrote {json_out}")
+        finally:
+            await services.aclose()
+
+    _run(main)
+
+
+@app.command()
+def calibrate(
+    kb: KbOption,
+    queries: Annotated[
+        Path,
+        typer.Option(
+            help='JSONL: {id, query, relevant: [source_id…]}; "relevant": [] marks a '
+            "question the help center does not answer (at least 5 of each kind)."
+        ),
+    ],
+    folds: Annotated[int, typer.Option(min=2, help="Folds for the out-of-fold figures.")] = 5,
+    max_false_decline: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=0.5,
+            help="Share of the answerable questions the threshold may decline, aimed at on "
+            "the labelled ones (new questions overshoot it a little).",
+        ),
+    ] = 0.04,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the figures; keep the calibration in force.")
+    ] = False,
+    reset: Annotated[
+        bool, typer.Option("--reset", help="Delete the KB's calibration (back to the default).")
+    ] = False,
+) -> None:
+    """Fit when to decline (offer a person) from the KB's own labelled questions; stored
+    with the KB and used from then on. Prints out-of-fold decline rates with intervals."""
+    from bot.answerability.calibration import calibrate as fit
+    from bot.answerability.collect import labelled_features
+    from bot.evaluation.runner import load_queries
+
+    async def main(settings: Settings) -> None:
+        services = _services(settings)
+        estimator = services.pipeline.answerability
+        store = estimator.store
+        assert store is not None
+        try:
+            if reset:
+                removed = store.delete(kb)
+                console.print(f"{kb}: calibration {'deleted' if removed else 'was not set'}")
+                return
+            labelled = load_queries(queries)
+            await services.backend.stats(kb)  # an unknown KB fails before the long part
+            with Progress(
+                TextColumn("searching"), BarColumn(), MofNCompleteColumn(), console=console
+            ) as bar:
+                task = bar.add_task("calibrate", total=len(labelled))
+                rows = await labelled_features(
+                    services.pipeline, kb, labelled, on_query=lambda: bar.advance(task)
+                )
+            if len(rows) < len(labelled):
+                console.print(
+                    f"[yellow]{len(labelled) - len(rows)} questions were not reranked "
+                    "(reranker failing or too slow) and are left out[/yellow]"
+                )
+            model, report = fit(
+                rows,
+                scored_by=estimator.scored_by,
+                folds=folds,
+                max_false_decline=max_false_decline,
+            )
+            render.decline_report(console, report, model)
+            if dry_run:
+                console.print("dry run: nothing stored")
+            else:
+                path = store.save(kb, model)
+                console.print(f"stored {path}; in force for {kb} from now on")
         finally:
             await services.aclose()
 

@@ -9,6 +9,8 @@ from rich.console import Console
 from rich.table import Table
 
 from bot.answer import Answer, SearchOutcome
+from bot.answerability.calibration import DeclineReport
+from bot.answerability.model import AnswerabilityModel
 from bot.evaluation.crossval import CrossValidationReport
 from bot.evaluation.runner import PipelineReport
 from ingestion.ingest import IngestReport
@@ -155,15 +157,47 @@ def cross_validation(console: Console, report: CrossValidationReport) -> None:
             )
 
 
-def threshold_in_force(
-    console: Console, threshold: float | None, reranker: str, *, configured: bool
-) -> None:
-    """Say which no-answer threshold produced the decline figures, and where it came from."""
-    if threshold is None:
+def calibration_in_force(console: Console, described: dict[str, object]) -> None:
+    """Say which answerability calibration produced the decline figures."""
+    origin = described.get("origin")
+    if origin == "threshold":
         console.print(
-            f"no-answer threshold: none for {reranker} (never declines); set "
-            "SUPPORTBOT_ANSWERABLE_THRESHOLD from these figures to enable it"
+            f"declines: best rerank score below {described['best_rerank_threshold']} "
+            "(SUPPORTBOT_ANSWERABLE_THRESHOLD)"
         )
-        return
-    origin = "SUPPORTBOT_ANSWERABLE_THRESHOLD" if configured else "calibrated default"
-    console.print(f"no-answer threshold: {threshold:g} ({origin}) for {reranker}")
+    elif origin == "none":
+        console.print(
+            f"declines: no calibration for {described.get('scored_by')} (never declines); "
+            "run `supportbot calibrate` to fit one"
+        )
+    else:
+        console.print(
+            f"declines: {origin} calibration ({described.get('questions')} questions, "
+            f"fitted {described.get('fitted_at')}), threshold {described.get('threshold')}"
+        )
+
+
+def decline_report(console: Console, report: DeclineReport, model: AnswerabilityModel) -> None:
+    """Out-of-fold decline rates (95 % bootstrap intervals) and the fitted model."""
+    table = Table(title=f"When to decline, out-of-fold ({report.folds} folds)")
+    for column in ("questions", "declined", "rate", "95 % interval"):
+        table.add_column(column, justify="left" if column == "questions" else "right")
+    for label, rate in (
+        ("unanswerable", report.declined_unanswerable),
+        ("answerable (false declines)", report.declined_answerable),
+    ):
+        table.add_row(
+            label,
+            f"{rate.count} of {rate.of}",
+            f"{rate.value:.0%}",
+            f"{rate.low:.0%}–{rate.high:.0%}",
+        )
+    console.print(table)
+    weights = ", ".join(
+        f"{name} {weight:+.2f}"
+        for name, weight in zip(model.features, model.fit.weights, strict=True)
+    )
+    console.print(
+        f"model on {model.questions} questions ({model.scored_by}): standardised weights "
+        f"{weights}; declines below score {model.threshold:.3f}"
+    )

@@ -8,6 +8,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
 from bot.answer import SearchOutcome
+from bot.answerability.calibration import DeclineReport, LabelledFeatures, calibrate
+from bot.answerability.model import AnswerabilityModel
+from bot.errors import InvalidRequest
 from bot.evaluation import metrics
 from bot.evaluation.questions import LabelledQuery, load_queries
 from bot.evaluation.threshold import ThresholdSuggestion, suggest_threshold
@@ -47,6 +50,9 @@ class PipelineReport:
     unanswerable_queries: int = 0
     suggested_threshold: ThresholdSuggestion | None = None
     """Reranked pipelines: the highest threshold with ≤ 5% false declines on these questions."""
+    suggested_calibration: tuple[AnswerabilityModel, DeclineReport] | None = None
+    """Reranked pipelines with enough of both kinds of question: what `supportbot calibrate`
+    would fit, and its out-of-fold decline rates."""
     per_query: dict[str, float] = field(default_factory=dict)
 
 
@@ -68,6 +74,8 @@ async def evaluate(
         ndcg_by_query: dict[str, float] = {}
         best_answerable: list[float] = []
         best_unanswerable: list[float] = []
+        labelled: list[LabelledFeatures] = []
+
         for query in answerable:
             started = time.perf_counter()
             outcome = await pipeline.search(
@@ -76,6 +84,8 @@ async def evaluate(
             latencies.append((time.perf_counter() - started) * 1000)
             reranked += outcome.reranked
             declined_answerable += not outcome.answerable
+            if spec.rerank and outcome.reranked:
+                labelled.append(await _labelled(pipeline, outcome, True))
             if spec.rerank and (best := best_rerank_score(outcome)) is not None:
                 best_answerable.append(best)
             ranking = metrics.document_ranking(c.chunk.source_id for c in outcome.results)
@@ -91,8 +101,12 @@ async def evaluate(
                 on_query()
         declined = 0
         for query in unanswerable:
-            outcome = await pipeline.search(kb, query.query, mode=spec.mode, rerank=spec.rerank)
+            outcome = await pipeline.search(
+                kb, query.query, mode=spec.mode, rerank=spec.rerank, top_k=50
+            )
             declined += not outcome.answerable
+            if spec.rerank and outcome.reranked:
+                labelled.append(await _labelled(pipeline, outcome, False))
             if spec.rerank and (best := best_rerank_score(outcome)) is not None:
                 best_unanswerable.append(best)
             if on_query:
@@ -116,10 +130,27 @@ async def evaluate(
                 false_decline_rate=declined_answerable / n if spec.rerank else None,
                 unanswerable_queries=len(unanswerable),
                 suggested_threshold=suggest_threshold(best_answerable, best_unanswerable),
+                suggested_calibration=_suggest_calibration(pipeline, labelled),
                 per_query=ndcg_by_query,
             )
         )
     return reports
+
+
+async def _labelled(
+    pipeline: SupportPipeline, outcome: SearchOutcome, answerable: bool
+) -> LabelledFeatures:
+    features = await pipeline.answerability.features(outcome.query, outcome.results)
+    return LabelledFeatures(features, answerable)
+
+
+def _suggest_calibration(
+    pipeline: SupportPipeline, labelled: Sequence[LabelledFeatures]
+) -> tuple[AnswerabilityModel, DeclineReport] | None:
+    try:
+        return calibrate(labelled, scored_by=pipeline.answerability.scored_by)
+    except InvalidRequest:  # too few questions of one kind, or no features
+        return None
 
 
 def best_rerank_score(outcome: SearchOutcome) -> float | None:
@@ -130,7 +161,7 @@ def best_rerank_score(outcome: SearchOutcome) -> float | None:
 
 
 def reports_to_json(reports: Sequence[PipelineReport]) -> str:
-    return json.dumps([asdict(r) for r in reports], indent=2)
+    return json.dumps([asdict(r) for r in reports], indent=2, default=str)
 
 
 __all__ = ["PIPELINES", "LabelledQuery", "evaluate", "load_queries", "reports_to_json"]

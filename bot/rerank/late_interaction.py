@@ -25,6 +25,7 @@ from bot.domain import Chunk, Vector
 from bot.errors import BackendUnavailable, RerankError
 from bot.rerank.maxsim import maxsim_scores, normalise_rows
 from bot.rerank.token_store import TokenVectorStore
+from bot.retrieval.fts_query import STOPWORDS
 from ingestion.embedding_text import EMBEDDING_TEXT_VERSION, text_for_embedding
 
 if TYPE_CHECKING:
@@ -98,7 +99,21 @@ class LateInteractionReranker:
                 tokens = tokens[keep]
         return normalise_rows(tokens)
 
-    def _content_mask(self, query: str, length: int) -> np.ndarray | None:
+    def content_token_matches(self, query: str, chunk: Chunk) -> list[float]:
+        """Best cosine in `chunk` of each of the question's content tokens (no specials,
+        punctuation or stopwords): the evidence of whether the passage addresses them."""
+        _, (tokens,) = self._embedder.embed_documents_with_tokens([query])
+        keep = self._content_mask(query, len(tokens), drop_stopwords=True)
+        if keep is not None and keep.any():
+            tokens = tokens[keep]
+        matrix = self._chunk_tokens([chunk])[chunk.content_hash]
+        if not len(matrix):
+            return [0.0] * len(tokens)
+        return [float(v) for v in (normalise_rows(tokens) @ matrix.T).max(axis=1)]
+
+    def _content_mask(
+        self, query: str, length: int, *, drop_stopwords: bool = False
+    ) -> np.ndarray | None:
         tokenizer = self._embedder.tokenizer
         ids = tokenizer(query, truncation=True, max_length=self._embedder.max_seq_length)[
             "input_ids"
@@ -110,7 +125,9 @@ class LateInteractionReranker:
         pieces = tokenizer.convert_ids_to_tokens(ids)
         return np.array(
             [
-                token_id not in self._special_ids and is_content_token(piece)
+                token_id not in self._special_ids
+                and is_content_token(piece)
+                and not (drop_stopwords and piece.removeprefix("##").lower() in STOPWORDS)
                 for token_id, piece in zip(ids, pieces, strict=True)
             ],
             dtype=bool,

@@ -29,7 +29,7 @@ def run_eval(data_dir: Path, monkeypatch: pytest.MonkeyPatch, **env: str) -> str
     return " ".join(result.output.split())
 
 
-def test_eval_reports_every_pipeline_and_the_threshold_in_force(
+def test_eval_reports_every_pipeline_and_the_calibration_in_force(
     sample_kb_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data_dir = copy_sample(sample_kb_dir, tmp_path / "data")
@@ -37,9 +37,9 @@ def test_eval_reports_every_pipeline_and_the_threshold_in_force(
     for pipeline in ("bm25", "dense", "hybrid", "hybrid+rerank"):
         assert f"│ {pipeline} │" in output
     assert "hybrid+rerank: declined" in output and "unanswerable queries" in output
-    assert "no-answer threshold: 0.4 (calibrated default) for late-interaction:" in output
+    assert "declines: default calibration (192 questions" in output
     assert "hybrid+rerank: suggested SUPPORTBOT_ANSWERABLE_THRESHOLD=" in output
     assert "unanswerable)" in output
 
     output = run_eval(data_dir, monkeypatch, SUPPORTBOT_ANSWERABLE_THRESHOLD="0.55")
-    assert "no-answer threshold: 0.55 (SUPPORTBOT_ANSWERABLE_THRESHOLD)" in output
+    assert "declines: best rerank score below 0.55 (SUPPORTBOT_ANSWERABLE_THRESHOLD)" in output

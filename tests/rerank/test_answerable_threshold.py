@@ -1,4 +1,4 @@
-"""The no-answer threshold: calibrated per reranker, applied to the reranker in use."""
+"""The no-answer rule: the default model per reranker, or an explicit threshold."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.services import build_services
-from bot.settings import CALIBRATED_ANSWERABLE_THRESHOLDS, PACKAGED_EMBEDDING_MODEL, Settings
+from bot.settings import Settings
 
 ARTICLES = {
     "reset-password.md": (
@@ -34,31 +34,33 @@ def settings_for(data_dir: Path, **overrides: object) -> Settings:
     return Settings(_env_file=None, data_dir=data_dir, **overrides)  # type: ignore[arg-type]
 
 
-def test_the_default_applies_only_where_it_was_calibrated(tmp_path: Path) -> None:
-    calibrated = CALIBRATED_ANSWERABLE_THRESHOLDS[("late-interaction", PACKAGED_EMBEDDING_MODEL)]
-    defaults = settings_for(tmp_path)
-    assert defaults.answerable_threshold_for("late-interaction") == calibrated
-    # Other scales (cross-encoder logits, Cohere relevance) have no calibrated default yet.
-    assert defaults.answerable_threshold_for("cross-encoder") is None
-    assert defaults.answerable_threshold_for("cohere") is None
-    assert defaults.answerable_threshold_for("none") is None
-    # MaxSim over another embedding model is on another scale.
-    other_model = settings_for(tmp_path, embedding_model="/models/e5-small")
-    assert other_model.answerable_threshold_for("late-interaction") is None
-
-
-def test_an_explicit_threshold_wins_for_every_reranker(tmp_path: Path) -> None:
-    explicit = settings_for(tmp_path, answerable_threshold=0.25)
-    assert explicit.answerable_threshold_for("late-interaction") == 0.25
-    assert explicit.answerable_threshold_for("cohere") == 0.25
+def test_an_explicit_threshold_overrides_the_model_for_every_reranker(tmp_path: Path) -> None:
+    for reranker in ("late-interaction", "none"):
+        services = build_services(
+            settings_for(tmp_path / reranker, reranker=reranker, answerable_threshold=0.25),
+            warm=False,
+        )
+        assert services.pipeline.answerability.describe() == {
+            "origin": "threshold",
+            "best_rerank_threshold": 0.25,
+        }
 
 
 def test_minus_infinity_from_the_environment_turns_declining_off(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SUPPORTBOT_ANSWERABLE_THRESHOLD", "-inf")
-    never = settings_for(tmp_path)
-    assert never.answerable_threshold_for("late-interaction") == -math.inf
+    assert settings_for(tmp_path).answerable_threshold == -math.inf
+
+
+def test_the_default_model_applies_only_to_the_reranker_it_was_fitted_on(tmp_path: Path) -> None:
+    late = build_services(settings_for(tmp_path / "a", reranker="late-interaction"), warm=False)
+    assert late.pipeline.answerability.describe()["origin"] == "default"
+    # MaxSim over another embedding model is on another scale: no default, never declines.
+    other = settings_for(tmp_path / "b", reranker="late-interaction", embedding_model="/m/e5")
+    assert other.scored_by("late-interaction") == "late-interaction:/m/e5"
+    off = build_services(settings_for(tmp_path / "c", reranker="none"), warm=False)
+    assert off.pipeline.answerability.describe()["origin"] == "none"
 
 
 async def test_late_interaction_declines_an_off_topic_question_by_default(tmp_path: Path) -> None:

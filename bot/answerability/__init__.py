@@ -1,0 +1,1 @@
+"""Answerability: does the help center answer this question, or should a person take it?"""
