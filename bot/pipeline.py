@@ -21,6 +21,7 @@ from bot.answerability.estimator import AnswerabilityEstimator
 from bot.domain import Candidate
 from bot.errors import GenerationError, InvalidRequest, KnowledgeBaseNotFound
 from bot.generation.citations import Citation, citations_for, cited_numbers
+from bot.generation.decline import ModelDeclined
 from bot.generation.protocol import Generator, Turn
 from bot.observability.protocol import NO_OBSERVER, AnswerResult, DeclineReason, Observer
 from bot.observability.tracing import stage_span
@@ -196,6 +197,11 @@ class SupportPipeline:
                 async for piece in generator.stream(question, passages, history):
                     parts.append(piece)
                     yield AnswerDelta(piece)
+        except ModelDeclined:
+            # The LLM read the passages and found no answer: hand off, cite nothing.
+            yield AnswerDelta(f"\n\n{DECLINE_TEXT}" if parts else DECLINE_TEXT)
+            yield self._final(DECLINE_TEXT, "declined", [], search, condensed, degraded, started)
+            return
         except GenerationError as exc:
             log.warning("generation failed, answering extractively: %s", exc)
             self._observer.llm_error(exc.code)

@@ -407,6 +407,7 @@ def build_generator(
         max_tokens=settings.llm_max_tokens,
         temperature=settings.llm_temperature,
         observer=observer,
+        decline_signal=settings.llm_decline_signal,
     )
     if warm:
         generator.warm_up()  # the slow litellm import, and a bad model string fails now

@@ -177,6 +177,12 @@ class Settings(BaseSettings):
     llm_timeout_s: float = 30.0
     llm_max_tokens: int = 512
     llm_temperature: float = 0.1
+    llm_decline_signal: Literal["auto", "tool", "marker"] = Field(
+        "auto",
+        description="How the LLM says the passages do not answer (→ declined + handoff): "
+        "`tool` = calls a no-answer tool, `marker` = replies with a strict marker; auto = "
+        "the tool where litellm says the model supports function calling, else the marker.",
+    )
     condense_followups: bool = Field(
         True,
         description='Search a follow-up ("and on my phone?") as a standalone question: '

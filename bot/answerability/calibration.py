@@ -20,6 +20,8 @@ import numpy.typing as npt
 from bot.answerability.logistic import fit_logistic
 from bot.answerability.model import AnswerabilityModel, CalibrationOrigin, OperatingPoint
 from bot.errors import InvalidRequest
+from bot.evaluation.bootstrap import bootstrap_mean
+from bot.evaluation.folds import assign_folds
 
 MIN_PER_CLASS = 5
 """Fewer answerable or unanswerable questions than this cannot calibrate anything."""
@@ -61,13 +63,10 @@ class DeclineReport:
 
 
 def stratified_folds(labels: npt.NDArray[np.bool_], k: int, seed: int) -> npt.NDArray[np.int64]:
-    rng = np.random.default_rng(seed)
-    fold = np.zeros(len(labels), dtype=np.int64)
-    for cls in (True, False):
-        members = np.flatnonzero(labels == cls)
-        rng.shuffle(members)
-        fold[members] = np.arange(len(members)) % k
-    return fold
+    folds: npt.NDArray[np.int64] = assign_folds(
+        len(labels), k, seed=seed, strata=[bool(v) for v in labels]
+    )
+    return folds
 
 
 def threshold_for(scores_answerable: npt.NDArray[np.float64], max_false_decline: float) -> float:
@@ -135,15 +134,12 @@ def decline_report(
     seed: int = 0,
 ) -> DeclineReport:
     """Rates with percentile-bootstrap intervals, each class resampled on its own."""
-    rng = np.random.default_rng(seed)
 
     def rate(flags: npt.NDArray[np.bool_]) -> Rate:
         if len(flags) == 0:
             return Rate(0.0, 0.0, 0.0, 0, 0)
-        draws = rng.integers(0, len(flags), size=(resamples, len(flags)))
-        means = flags[draws].mean(axis=1)
-        low, high = np.percentile(means, [2.5, 97.5])
-        return Rate(float(flags.mean()), float(low), float(high), int(flags.sum()), len(flags))
+        interval = bootstrap_mean(flags.astype(np.float64), resamples=resamples, seed=seed)
+        return Rate(interval.mean, interval.low, interval.high, int(flags.sum()), len(flags))
 
     return DeclineReport(rate(declined[~answerable]), rate(declined[answerable]), folds)
 

@@ -20,7 +20,7 @@ import unicodedata
 from collections.abc import Sequence
 
 from bot.domain import Candidate
-from bot.retrieval.fts_query import query_terms
+from bot.retrieval.terms import query_terms
 
 FEATURES = ("best_rerank", "doc_margin", "weak_token_share", "unmatched_word_share")
 """Every feature an answerability model may use, in a fixed order."""

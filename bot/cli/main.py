@@ -234,7 +234,12 @@ def evaluate(
             ) as bar:
                 task = bar.add_task("eval", total=len(labelled) * len(PIPELINES))
                 reports = await evaluate(
-                    services.pipeline, kb, labelled, on_query=lambda: bar.advance(task)
+                    services.pipeline,
+                    kb,
+                    labelled,
+                    on_query=lambda: bar.advance(task),
+                    folds=folds or 5,
+                    seed=seed,
                 )
             render.eval_table(console, reports)
             render.calibration_in_force(console, services.pipeline.answerability.describe(kb))

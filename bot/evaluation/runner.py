@@ -62,6 +62,9 @@ async def evaluate(
     queries: Sequence[LabelledQuery],
     pipelines: Sequence[PipelineSpec] = PIPELINES,
     on_query: Callable[[], None] | None = None,
+    *,
+    folds: int = 5,
+    seed: int = 0,
 ) -> list[PipelineReport]:
     answerable = [q for q in queries if q.relevant]
     unanswerable = [q for q in queries if not q.relevant]
@@ -130,7 +133,7 @@ async def evaluate(
                 false_decline_rate=declined_answerable / n if spec.rerank else None,
                 unanswerable_queries=len(unanswerable),
                 suggested_threshold=suggest_threshold(best_answerable, best_unanswerable),
-                suggested_calibration=_suggest_calibration(pipeline, labelled),
+                suggested_calibration=_suggest_calibration(pipeline, labelled, folds, seed),
                 per_query=ndcg_by_query,
             )
         )
@@ -145,10 +148,12 @@ async def _labelled(
 
 
 def _suggest_calibration(
-    pipeline: SupportPipeline, labelled: Sequence[LabelledFeatures]
+    pipeline: SupportPipeline, labelled: Sequence[LabelledFeatures], folds: int, seed: int
 ) -> tuple[AnswerabilityModel, DeclineReport] | None:
     try:
-        return calibrate(labelled, scored_by=pipeline.answerability.scored_by)
+        return calibrate(
+            labelled, scored_by=pipeline.answerability.scored_by, folds=folds, seed=seed
+        )
     except InvalidRequest:  # too few questions of one kind, or no features
         return None
 

@@ -17,6 +17,14 @@ from typing import Any, Literal
 
 from bot.domain import Candidate
 from bot.errors import ConfigurationError, GenerationError
+from bot.generation.decline import (
+    MARKER_RULE,
+    TOOL_RULE,
+    DeclineSignal,
+    MarkerFilter,
+    ModelDeclined,
+    no_answer_tool,
+)
 from bot.generation.litellm_errors import translate_llm_error
 from bot.generation.prompt import build_messages
 from bot.generation.protocol import Turn
@@ -64,9 +72,11 @@ class LiteLLMGenerator:
         max_tokens: int = 512,
         temperature: float = 0.1,
         observer: Observer = NO_OBSERVER,
+        decline_signal: DeclineSignal = "auto",
     ) -> None:
         self._observer = observer
         self.name = model
+        self.decline_signal = decline_signal
         self.model = model
         self.base_url = base_url
         self.timeout_s = timeout_s
@@ -95,10 +105,21 @@ class LiteLLMGenerator:
             ) from exc
         self._litellm = litellm
 
+    def uses_tool(self) -> bool:
+        """Whether the no-answer signal is a tool call (else the strict marker)."""
+        if self.decline_signal != "auto":
+            return self.decline_signal == "tool"
+        litellm = self._litellm or load_litellm()
+        try:
+            return bool(litellm.supports_function_calling(model=self.model))
+        except Exception:  # noqa: BLE001 - unknown to litellm's model map: use the marker
+            return False
+
     async def stream(
         self, question: str, passages: Sequence[Candidate], history: Sequence[Turn] = ()
     ) -> AsyncGenerator[str, None]:
-        """Yield the answer as the model writes it. Raise GenerationError on any failure.
+        """Yield the answer as the model writes it. Raise GenerationError on any failure,
+        ModelDeclined when the model signals that the passages do not answer.
 
         `timeout_s` bounds each wait: connecting, the first token and every later one.
         """
@@ -109,19 +130,37 @@ class LiteLLMGenerator:
                 raise GenerationError(exc.message) from exc
         litellm = self._litellm
         assert litellm is not None
-        messages = build_messages(question, passages, history)
+        tool = self.uses_tool()
+        messages = build_messages(
+            question, passages, history, no_answer_rule=TOOL_RULE if tool else MARKER_RULE
+        )
+        request = self._request(messages)
+        if tool:
+            request["tools"] = [no_answer_tool()]
+            request["tool_choice"] = "auto"
         response: Any = None
         produced = False
+        marker = MarkerFilter()
         try:
-            response = await litellm.acompletion(**self._request(messages))
+            response = await litellm.acompletion(**request)
             async for chunk in response:
+                if _calls_a_tool(chunk):
+                    # The only tool offered is the no-answer signal; any call declines,
+                    # whatever its arguments say (or fail to say).
+                    raise ModelDeclined
                 delta = _delta_text(chunk)
                 if delta:
                     produced = True
-                    yield delta
+                    shown = marker.feed(delta)
+                    if marker.declined:
+                        raise ModelDeclined
+                    if shown:
+                        yield shown
                 usage = getattr(chunk, "usage", None)
                 if usage is not None:
                     self._report_usage(litellm, usage)
+        except ModelDeclined:
+            raise
         except Exception as exc:
             # Provider code may raise anything; callers degrade on GenerationError only.
             error = translate_llm_error(
@@ -132,6 +171,8 @@ class LiteLLMGenerator:
         finally:
             if response is not None and hasattr(response, "aclose"):
                 await response.aclose()
+        if rest := marker.finish():
+            yield rest
         if not produced:
             raise GenerationError(
                 f"The language model ({self.model}) returned no answer text (an empty or "
@@ -180,6 +221,16 @@ def _delta_text(chunk: Any) -> str:
     delta = getattr(choices[0], "delta", None)
     content = getattr(delta, "content", None)
     return content if isinstance(content, str) else ""
+
+
+def _calls_a_tool(chunk: Any) -> bool:
+    choices = getattr(chunk, "choices", None)
+    if not choices:
+        return False
+    delta = getattr(choices[0], "delta", None)
+    return bool(getattr(delta, "tool_calls", None)) or getattr(
+        choices[0], "finish_reason", None
+    ) in ("tool_calls", "function_call")
 
 
 def _progress(produced: bool) -> str:

@@ -25,7 +25,7 @@ from bot.domain import Chunk, Vector
 from bot.errors import BackendUnavailable, RerankError
 from bot.rerank.maxsim import maxsim_scores, normalise_rows
 from bot.rerank.token_store import TokenVectorStore
-from bot.retrieval.fts_query import STOPWORDS
+from bot.retrieval.terms import STOPWORDS
 from ingestion.embedding_text import EMBEDDING_TEXT_VERSION, text_for_embedding
 
 if TYPE_CHECKING:

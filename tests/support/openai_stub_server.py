@@ -57,11 +57,14 @@ class StubReply:
     disconnect_after_chunks: int | None = None
     """Streaming only: close the socket after this many chunks, without `[DONE]`."""
     error_message: str = "The stub server was told to fail this request."
+    tool_call: tuple[str, str] | None = None
+    """Streaming only: after `text` (may be empty), call this tool: (name, JSON arguments,
+    sent verbatim, so malformed arguments can be played too), finish_reason `tool_calls`."""
 
     def deltas(self) -> list[str]:
         if self.chunks is not None:
             return list(self.chunks)
-        return re.findall(r"\s*\S+", self.text) or [""]
+        return re.findall(r"\s*\S+", self.text) or ([] if self.tool_call else [""])
 
 
 @dataclass(frozen=True)
@@ -264,7 +267,27 @@ class _Handler(BaseHTTPRequestHandler):
                 self.stub._sleep(reply.chunk_delay_s)
             first = {"role": "assistant", "content": delta} if index == 0 else {"content": delta}
             self._write_event(_chunk(model, first, None))
-        self._write_event(_chunk(model, {}, "stop"))
+        if reply.tool_call is not None:
+            name, arguments = reply.tool_call
+            # As OpenAI streams a call: id and name first, the arguments in pieces.
+            call = {"index": 0, "id": "call_stub", "type": "function"}
+            opening = {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [{**call, "function": {"name": name, "arguments": ""}}],
+            }
+            self._write_event(_chunk(model, opening, None))
+            for piece in (arguments[: len(arguments) // 2], arguments[len(arguments) // 2 :]):
+                self._write_event(
+                    _chunk(
+                        model,
+                        {"tool_calls": [{"index": 0, "function": {"arguments": piece}}]},
+                        None,
+                    )
+                )
+            self._write_event(_chunk(model, {}, "tool_calls"))
+        else:
+            self._write_event(_chunk(model, {}, "stop"))
         options = request.body.get("stream_options") or {}
         if options.get("include_usage"):
             usage = _chunk(model, {}, None)
