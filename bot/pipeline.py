@@ -237,7 +237,10 @@ class SupportPipeline:
         decline: DeclineReason | None = None
         if mode == "declined":
             result = "declined"
-            decline = "below_threshold" if search.results else "no_results"
+            if not search.results:
+                decline = "no_results"
+            else:
+                decline = "llm_declined" if search.answerable else "below_threshold"
         elif degraded:
             result = "degraded"
         self._observer.answer(mode, result, decline)

@@ -75,7 +75,8 @@ class PrometheusMetrics:
         )
         self.declines = Counter(
             "supportbot_declines",
-            "Declined questions by reason (no_results, below_threshold, handoff_requested).",
+            "Declined questions by reason (no_results, below_threshold, llm_declined, "
+            "handoff_requested).",
             ["reason"],
             registry=r,
         )

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Literal, Protocol
 
 AnswerResult = Literal["answered", "declined", "degraded"]
-DeclineReason = Literal["no_results", "below_threshold", "handoff_requested"]
+DeclineReason = Literal["no_results", "below_threshold", "llm_declined", "handoff_requested"]
 WebhookName = Literal["handoff", "callback", "zendesk"]
 
 
