@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from bot.answerability.features import answerability_features
+from bot.answerability.features import FEATURES, answerability_features
 from bot.answerability.model import AnswerabilityModel
 from bot.answerability.store import FileCalibrationStore
 from bot.domain import Candidate, Chunk
@@ -72,10 +72,18 @@ class AnswerabilityEstimator:
                 return own
         return self._default
 
-    async def features(self, query: str, ranked: Sequence[Candidate]) -> dict[str, float]:
-        """Every feature this reranker allows (what `calibrate` fits on)."""
+    async def features(
+        self, query: str, ranked: Sequence[Candidate], wanted: Collection[str] = FEATURES
+    ) -> dict[str, float]:
+        """The `wanted` features this reranker allows (all of them: what `calibrate` fits on)."""
         matches = None
-        if self._tokens is not None and ranked and ranked[0].rerank_score is not None:
+        needs_tokens = "weak_token_share" in wanted
+        if (
+            needs_tokens
+            and self._tokens is not None
+            and ranked
+            and ranked[0].rerank_score is not None
+        ):
             try:
                 matches = await asyncio.to_thread(
                     self._tokens.content_token_matches, query, ranked[0].chunk
@@ -83,7 +91,7 @@ class AnswerabilityEstimator:
             except (SupportbotError, OSError, RuntimeError, ValueError) as exc:
                 # Evidence is optional: without it the model does not apply, search goes on.
                 log.warning("token evidence unavailable: %s", exc)
-        return answerability_features(query, ranked, matches)
+        return answerability_features(query, ranked, matches, wanted)
 
     async def estimate(
         self, kb: str, query: str, ranked: Sequence[Candidate], reranked: bool
@@ -98,7 +106,7 @@ class AnswerabilityEstimator:
         model = self.model_for(kb) if reranked else None
         if model is None:
             return Answerability(True, None, "none")
-        features = await self.features(query, ranked)
+        features = await self.features(query, ranked, model.features)
         if not model.applies_to(features):
             return Answerability(True, None, "none", features)
         score = model.score(features)

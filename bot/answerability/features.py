@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from bot.domain import Candidate
 from bot.retrieval.terms import query_terms
@@ -44,12 +44,16 @@ def passage_stems(candidate: Candidate) -> set[str]:
 
 
 def answerability_features(
-    query: str, ranked: Sequence[Candidate], token_matches: Sequence[float] | None
+    query: str,
+    ranked: Sequence[Candidate],
+    token_matches: Sequence[float] | None,
+    wanted: Collection[str] = FEATURES,
 ) -> dict[str, float]:
     """Features of a reranked result list (best first); `token_matches` are the best
     cosines of the question's content tokens in the top chunk, when the reranker has them.
 
-    Features that cannot be computed (no rerank scores, no token vectors) are left out.
+    Features that cannot be computed (no rerank scores, no token vectors) are left out;
+    so are those not `wanted` (the word scan over every candidate costs milliseconds).
     """
     features: dict[str, float] = {}
     scores = [c.rerank_score for c in ranked]
@@ -65,6 +69,8 @@ def answerability_features(
     if token_matches:
         weak = sum(match < WEAK_TOKEN_MATCH for match in token_matches)
         features["weak_token_share"] = weak / len(token_matches)
+    if "unmatched_word_share" not in wanted:
+        return features
     words = list(dict.fromkeys(stem(term) for term in query_terms(query)))
     if words and ranked:
         seen = set().union(*(passage_stems(c) for c in ranked))

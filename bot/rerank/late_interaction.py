@@ -106,7 +106,7 @@ class LateInteractionReranker:
         keep = self._content_mask(query, len(tokens), drop_stopwords=True)
         if keep is not None and keep.any():
             tokens = tokens[keep]
-        matrix = self._chunk_tokens([chunk])[chunk.content_hash]
+        matrix = np.asarray(self._chunk_tokens([chunk])[chunk.content_hash], dtype=np.float32)
         if not len(matrix):
             return [0.0] * len(tokens)
         return [float(v) for v in (normalise_rows(tokens) @ matrix.T).max(axis=1)]
