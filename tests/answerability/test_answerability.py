@@ -25,8 +25,8 @@ from bot.cli.main import app
 from bot.errors import InvalidRequest
 from bot.services import build_services
 from tests.conftest import REPO_ROOT
-from tests.live_server import serve
-from tests.sample_kb import SAMPLE_KB, copy_sample, sample_settings
+from tests.support.live_server import serve
+from tests.support.sample_kb import SAMPLE_KB, copy_sample, sample_settings
 
 QUESTIONS = REPO_ROOT / "examples" / "help-center-questions.jsonl"
 OFF_TOPIC = (

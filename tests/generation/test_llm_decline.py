@@ -23,10 +23,10 @@ from bot.generation.decline import (
     ModelDeclined,
 )
 from bot.generation.litellm_generator import LiteLLMGenerator
-from tests.live_server import serve
-from tests.openai_stub_server import OpenAIStubServer, StubReply
-from tests.sample_kb import SAMPLE_KB, copy_sample, sample_settings
-from tests.test_generation import PASSAGES, collect
+from tests.generation.test_generation import PASSAGES, collect
+from tests.support.live_server import serve
+from tests.support.openai_stub_server import OpenAIStubServer, StubReply
+from tests.support.sample_kb import SAMPLE_KB, copy_sample, sample_settings
 
 QUESTION = "How do I change my password?"
 
