@@ -30,6 +30,8 @@ from bot.helpdesk.handoff import HandoffNotifier
 from bot.helpdesk.idempotency import IdempotencyStore, InMemoryIdempotencyStore
 from bot.helpdesk.turns import ConversationTurns
 from bot.helpdesk.zendesk_flow import ZendeskResponder
+from bot.insights.protocol import InsightsStore
+from bot.insights.service import Insights
 from bot.jobs.protocol import JobRunner
 from bot.jobs.work import JobContext, run_job
 from bot.observability.protocol import NO_OBSERVER, FanOut, Observer
@@ -115,6 +117,7 @@ class Services:
     """Prometheus metrics for GET /metrics; None when SUPPORTBOT_METRICS_ENABLED=false."""
     observer: Observer = NO_OBSERVER
     """Where the pipeline, stages and jobs report (the metrics, when enabled)."""
+    insights: Insights | None = None
     tracer_provider: TracerProvider | None = None
     """Set when tracing is on (SUPPORTBOT_OTLP_ENDPOINT); the app instruments with it."""
 
@@ -162,6 +165,8 @@ class Services:
         await self.backend.close()
         await self.cache.close()
         await self.conversations.close()
+        if self.insights is not None:
+            await self.insights.close()
         await self.edge.aclose()
         if self.redis is not None:
             await self.redis.aclose(close_connection_pool=True)
@@ -209,6 +214,7 @@ class Stores:
     conversations: ConversationStore
     rate_limiter: RateLimiter
     idempotency: IdempotencyStore
+    insights: InsightsStore
     redis: Any = None
     guard: RedisGuard | None = None
 
@@ -218,6 +224,7 @@ def build_stores(settings: Settings) -> Stores:
     if not settings.redis_url:
         from bot.cache.conversations import InMemoryConversationStore
         from bot.cache.memory import InMemoryScoreCache
+        from bot.insights.sqlite_store import SqliteInsightsStore
 
         return Stores(
             InMemoryScoreCache(settings.score_cache_max_entries),
@@ -226,12 +233,16 @@ def build_stores(settings: Settings) -> Stores:
             ),
             InMemoryRateLimiter(),
             InMemoryIdempotencyStore(),
+            SqliteInsightsStore(
+                settings.data_dir / "insights.sqlite", retention_s=settings.insights_retention_s
+            ),
         )
     from bot.cache.conversations import RedisConversationStore
     from bot.cache.rate_limit import RedisRateLimiter
     from bot.cache.redis_cache import RedisScoreCache
     from bot.cache.redis_client import make_redis_client
     from bot.helpdesk.idempotency import RedisIdempotencyStore
+    from bot.insights.redis_store import RedisInsightsStore
 
     client = make_redis_client(
         settings.redis_url,
@@ -249,6 +260,7 @@ def build_stores(settings: Settings) -> Stores:
         ),
         RedisRateLimiter(client, guard=guard),
         RedisIdempotencyStore(client, guard=guard),
+        RedisInsightsStore(client, retention_s=settings.insights_retention_s),
         client,
         guard,
     )
@@ -448,6 +460,7 @@ def build_edge(
     rate_limiter: RateLimiter | None = None,
     idempotency: IdempotencyStore | None = None,
     observer: Observer = NO_OBSERVER,
+    insights: Insights | None = None,
 ) -> EdgeServices:
     """Keys, limits, feedback and helpdesk clients. Pass Redis-backed stores to share them
     between API processes; the defaults are in-process."""
@@ -461,12 +474,14 @@ def build_edge(
         else None,
         observer=observer,
     )
-    turns = ConversationTurns(pipeline, backend, handoff, observer)
+    turns = ConversationTurns(
+        pipeline, backend, handoff, observer, insights.recorder if insights else None
+    )
     return EdgeServices(
         keystore=KeyStore(settings.keys_path),
         rate_limiter=rate_limiter or InMemoryRateLimiter(),
         idempotency=idempotency,
-        feedback=JsonlFeedbackStore(settings.data_dir / "feedback.jsonl"),
+        feedback=insights.feedback if insights else feedback_store(settings),
         handoff=handoff,
         turns=turns,
         zendesk=ZendeskResponder(
@@ -479,6 +494,10 @@ def build_edge(
         ),
         http=http,
     )
+
+
+def feedback_store(settings: Settings) -> JsonlFeedbackStore:
+    return JsonlFeedbackStore(settings.data_dir / "feedback.jsonl")
 
 
 def build_services(
@@ -548,6 +567,7 @@ def build_services(
         token_sink=choice.token_sink,
         ignore=settings.ingest_ignore,
     )
+    insights = Insights(stores.insights, feedback_store(settings), embedder, backend)
     sources = SourceRegistry(settings.data_dir / "sources.sqlite")
     connected = ConnectedSources(settings.data_dir / "sources.sqlite")
     secrets = SecretStore(settings.data_dir / "secrets")
@@ -570,6 +590,7 @@ def build_services(
             rate_limiter=stores.rate_limiter,
             idempotency=stores.idempotency,
             observer=observer,
+            insights=insights,
         ),
         conversations=stores.conversations,
         sources=sources,
@@ -590,4 +611,5 @@ def build_services(
         metrics=metrics,
         observer=observer,
         tracer_provider=tracer_provider,
+        insights=insights,
     )

@@ -369,6 +369,41 @@ def kbs() -> None:
     _run(main)
 
 
+@app.command()
+def insights(
+    kb: KbOption,
+    since: Annotated[
+        str, typer.Option(help="A duration back from now (7d, 24h, 90m) or an ISO date/time.")
+    ] = "7d",
+    top: Annotated[int, typer.Option(min=1, max=200, help="Entries per list.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Questions asked, the deflection rate, declined questions grouped by meaning (the
+    articles to write), thumbs-down answers and the most cited articles."""
+
+    async def main(settings: Settings) -> None:
+        from bot.api.insights_schemas import InsightsOut
+        from bot.cli.insights import show
+        from bot.insights.since import parse_since
+        from bot.services import build_services
+
+        with console.status("Loading the embedding model…", spinner="dots"):
+            services = build_services(settings, warm=False)
+            services.embedder.warm_up()
+        try:
+            assert services.insights is not None
+            report = await services.insights.report(kb, parse_since(since), top=top)
+        finally:
+            await services.aclose()
+        out = InsightsOut.from_report(report)
+        if as_json:
+            print(out.model_dump_json(indent=2))
+        else:
+            show(console, out)
+
+    _run(main)
+
+
 app.add_typer(keys.app, name="keys")
 app.add_typer(kb_commands.app, name="kb")
 

@@ -24,6 +24,7 @@ from bot.helpdesk.handoff import (
     HandoffResult,
     asks_for_person,
 )
+from bot.insights.recorder import InsightsRecorder
 from bot.observability.protocol import NO_OBSERVER, Observer
 from bot.pipeline import SupportPipeline
 from bot.retrieval.protocol import SearchBackend
@@ -54,11 +55,13 @@ class ConversationTurns:
         backend: SearchBackend,
         notifier: HandoffNotifier,
         observer: Observer = NO_OBSERVER,
+        insights: InsightsRecorder | None = None,
     ) -> None:
         self._pipeline = pipeline
         self._backend = backend
         self._notifier = notifier
         self._observer = observer
+        self._insights = insights
 
     async def take(
         self,
@@ -106,7 +109,7 @@ class ConversationTurns:
             yield AnswerDelta(text)
             answer = Answer(text, "declined", [], [], search, handoff_suggested=True)
             self._observer.answer("declined", "declined", "handoff_requested")
-            yield TurnOutcome(answer, handoff, "user_request")
+            yield self._recorded(kb, question, TurnOutcome(answer, handoff, "user_request"))
             return
 
         # A declined answer's text is held back until we know whether a person was reached.
@@ -124,12 +127,12 @@ class ConversationTurns:
         if not final.handoff_suggested:
             if held:
                 yield AnswerDelta(final.text)
-            yield TurnOutcome(final)
+            yield self._recorded(kb, question, TurnOutcome(final))
             return
         if not notify:
             if held:
                 yield AnswerDelta(final.text)
-            yield TurnOutcome(final, None, "no_answer")
+            yield self._recorded(kb, question, TurnOutcome(final, None, "no_answer"), True)
             return
         transcript = [*history, Turn("user", question), Turn("assistant", final.text)]
         handoff = await self._handoff(kb, "no_answer", source, transcript, conversation_id)
@@ -140,7 +143,22 @@ class ConversationTurns:
                 yield AnswerDelta(HANDED_OFF_NOTE)
         if held:
             yield AnswerDelta(final.text)
-        yield TurnOutcome(final, handoff, "no_answer")
+        yield self._recorded(kb, question, TurnOutcome(final, handoff, "no_answer"))
+
+    def _recorded(
+        self, kb: str, question: str, outcome: TurnOutcome, people_read_along: bool = False
+    ) -> TurnOutcome:
+        """Hand the finished turn to insights (in the background) and pass it on."""
+        if self._insights is not None:
+            self._insights.turn(
+                kb,
+                question,
+                outcome.answer,
+                handoff_requested=outcome.handoff_reason == "user_request",
+                handed_off=people_read_along
+                or (outcome.handoff is not None and outcome.handoff.delivered),
+            )
+        return outcome
 
     async def _handoff(
         self,

@@ -30,7 +30,7 @@ from bot.api.admin_schemas import (
     UploadAccepted,
 )
 from bot.api.deps import get_services
-from bot.api.routes import admin_jobs
+from bot.api.routes import admin_insights, admin_jobs
 from bot.api.schemas import KB_PATTERN, ErrorResponse
 from bot.errors import InvalidRequest, PayloadTooLarge
 from bot.kb_admin import KnowledgeBaseAdmin, SecretInput
@@ -44,6 +44,7 @@ router = APIRouter(
     responses={401: {"model": ErrorResponse}, 403: {"model": ErrorResponse}},
 )
 router.include_router(admin_jobs.router)
+router.include_router(admin_insights.router)
 
 
 def get_admin(request: Request) -> KnowledgeBaseAdmin:

@@ -1,0 +1,1 @@
+"""Insights for admins: what customers ask, what the bot declines, what it cites."""
