@@ -18,9 +18,9 @@ from bot.api.app import create_app
 from bot.cli.main import app as cli
 from bot.embedding.sentence_transformer import SentenceTransformerEmbedder
 from bot.insights.report import group_questions
-from tests.admin_client import ADMIN_KEY, AUTH
-from tests.live_server import serve
-from tests.sample_kb import SAMPLE_KB, copy_sample, sample_settings
+from tests.support.admin_client import ADMIN_KEY, AUTH
+from tests.support.live_server import serve
+from tests.support.sample_kb import SAMPLE_KB, copy_sample, sample_settings
 
 pytestmark = pytest.mark.model
 

@@ -14,7 +14,7 @@ import redis.asyncio
 from bot.insights.protocol import InsightsStore, QuestionEvent
 from bot.insights.redis_store import RedisInsightsStore
 from bot.insights.sqlite_store import SqliteInsightsStore
-from tests.redis_fixtures import redis_url  # noqa: F401
+from tests.support.redis_fixtures import redis_url  # noqa: F401
 
 RETENTION_S = 3600
 
