@@ -9,20 +9,20 @@ be turned into a proxy for arbitrary URLs.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import httpx
 
 from bot.errors import Forbidden, Unauthorized
+from bot.retry import RetryableStatus, RetryPolicy, raise_for_retryable_status
 from bot.security.integrations import GenericWebhook, generic_webhook
 from bot.security.signing import signed_headers, verify_supportbot
 
 log = logging.getLogger(__name__)
 
 INTEGRATION_HEADER = "X-Supportbot-Integration"
-CALLBACK_ATTEMPTS = 3
-CALLBACK_BACKOFF_S = 0.5
+CALLBACK_RETRY = RetryPolicy(attempts=3, initial_wait_s=0.5, max_wait_s=10.0)
+"""A callback is answered in the background: a few seconds of patience cost nobody."""
 
 
 def authenticate_generic(
@@ -61,21 +61,24 @@ async def deliver_callback(
 ) -> bool:
     """POST the signed result; retry 5xx, 429 and network errors. True once delivered."""
     secret = integration.secret.get_secret_value()
-    for attempt in range(1, CALLBACK_ATTEMPTS + 1):
+
+    async def post() -> httpx.Response:
         headers = {"Content-Type": "application/json", "User-Agent": "supportbot-callback"}
-        headers.update(signed_headers(secret, body))
-        try:
-            response = await http.post(url, content=body, headers=headers)
-        except httpx.HTTPError as exc:
-            detail = f"{type(exc).__name__}: {exc}"
-        else:
-            if response.is_success:
-                return True
-            detail = f"HTTP {response.status_code}"
-            if response.status_code < 500 and response.status_code != 429:
-                break
-        log.warning("callback to %s failed (attempt %d): %s", url, attempt, detail)
-        if attempt < CALLBACK_ATTEMPTS:
-            await asyncio.sleep(CALLBACK_BACKOFF_S * attempt)
-    log.error("giving up on callback to %s for %s", url, integration.name)
+        headers.update(signed_headers(secret, body))  # signed afresh: the timestamp moves on
+        response = await http.post(url, content=body, headers=headers)
+        raise_for_retryable_status(response.status_code, response.headers)
+        return response
+
+    retrying = CALLBACK_RETRY.async_retrying(
+        (httpx.HTTPError, RetryableStatus), logger=log, what=f"callback to {url}"
+    )
+    try:
+        response: httpx.Response = await retrying(post)
+    except (httpx.HTTPError, RetryableStatus) as exc:
+        detail = f"{type(exc).__name__}: {exc}"
+    else:
+        if response.is_success:
+            return True
+        detail = f"HTTP {response.status_code}"
+    log.error("giving up on callback to %s for %s: %s", url, integration.name, detail)
     return False

@@ -27,6 +27,7 @@ import httpx
 
 from bot.generation.protocol import Turn
 from bot.observability.protocol import NO_OBSERVER, Observer
+from bot.retry import RetryableStatus, RetryPolicy, raise_for_retryable_status
 from bot.security.signing import signed_headers
 
 log = logging.getLogger(__name__)
@@ -96,7 +97,8 @@ class HandoffNotifier:
         self._http = http
         self._url = url
         self._secret = secret
-        self._attempts = attempts
+        self._retry = RetryPolicy(attempts=attempts, initial_wait_s=0.2, max_wait_s=2.0)
+        """Short waits: a handoff is sent while the customer waits for the reply."""
 
     @property
     def configured(self) -> bool:
@@ -110,19 +112,24 @@ class HandoffNotifier:
         headers = {"Content-Type": "application/json", "User-Agent": "supportbot-handoff"}
         if self._secret:
             headers.update(signed_headers(self._secret, body))
-        detail = "not attempted"
-        for attempt in range(1, self._attempts + 1):
-            try:
-                response = await self._http.post(self._url, content=body, headers=headers)
-            except httpx.HTTPError as exc:
-                detail = f"{type(exc).__name__}: {exc}"
-            else:
-                if response.is_success:
-                    return HandoffResult(handoff_id, True, True)
-                detail = f"HTTP {response.status_code}"
-                if response.status_code < 500 and response.status_code != 429:
-                    break
-            log.warning("handoff webhook attempt %d failed: %s", attempt, detail)
+        url = self._url
+
+        async def post() -> httpx.Response:
+            response = await self._http.post(url, content=body, headers=headers)
+            raise_for_retryable_status(response.status_code, response.headers)
+            return response
+
+        try:
+            response: httpx.Response = await self._retry.async_retrying(
+                (httpx.HTTPError, RetryableStatus), logger=log, what="handoff webhook"
+            )(post)
+        except (httpx.HTTPError, RetryableStatus) as exc:
+            detail = f"{type(exc).__name__}: {exc}"
+        else:
+            if response.is_success:
+                return HandoffResult(handoff_id, True, True)
+            detail = f"HTTP {response.status_code}"
+        log.warning("handoff webhook not delivered: %s", detail)
         self._observer.webhook_error("handoff")
         return HandoffResult(handoff_id, True, False, detail)
 

@@ -7,19 +7,17 @@ lists are split into several requests and the scores merged back in input order
 document is cut to a character budget before sending and `max_tokens_per_doc` makes
 the server truncate precisely.
 
-Retries are ours, not the SDK's: the SDK also honours `Retry-After`, but waits up to
-60 s, far beyond a chat request's rerank budget. We retry 429/5xx and connection
-failures a bounded number of times, and give up at once when the server asks for a
-longer wait than `max_retry_wait_s`. Everything `score` raises is a `RerankError`.
+Retries are ours (`bot.retry`), not the SDK's: the SDK also honours `Retry-After`, but
+waits up to 60 s, far beyond a chat request's rerank budget. We retry 429/5xx and
+connection failures a bounded number of times, with jittered exponential backoff or the
+server's `Retry-After`, and give up at once when the server asks for a longer wait than
+`max_retry_wait_s`. Everything `score` raises is a `RerankError`.
 """
 
 from __future__ import annotations
 
-import email.utils
 import logging
-import random
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +26,7 @@ import httpx
 from bot.domain import Chunk
 from bot.errors import ConfigurationError, RerankError
 from bot.rerank.inputs import rerank_text
+from bot.retry import RetryPolicy, retry_after_of
 
 if TYPE_CHECKING:
     import cohere
@@ -36,26 +35,6 @@ logger = logging.getLogger(__name__)
 
 MAX_DOCUMENTS_PER_REQUEST = 1000
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
-
-
-def parse_retry_after(headers: Mapping[str, str] | None) -> float | None:
-    """Seconds from a `Retry-After` header (delta-seconds or HTTP date), if present."""
-    if not headers:
-        return None
-    lowered = {key.lower(): value for key, value in headers.items()}
-    value = lowered.get("retry-after")
-    if value is None:
-        return None
-    value = value.strip()
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(when.timestamp() - time.time(), 0.0)
 
 
 def _error_message(body: Any) -> str:
@@ -105,6 +84,9 @@ class CohereReranker:
         self.max_chars_per_doc = max_chars_per_doc or 8 * max_tokens_per_doc
         self.max_retry_wait_s = max_retry_wait_s
         self.backoff_s = backoff_s
+        self._retry = RetryPolicy(
+            attempts=max_retries + 1, initial_wait_s=backoff_s, max_wait_s=max_retry_wait_s
+        )
         self.name = f"cohere:{model}:{max_tokens_per_doc}"
         self._client: cohere.ClientV2 | None = None
         self._client_lock = threading.Lock()
@@ -153,7 +135,9 @@ class CohereReranker:
         from cohere.core.parse_error import ParsingError
 
         client = self._get_client()
-        for attempt in range(self.max_retries + 1):
+
+        def rerank_once() -> Any:
+            """One request; what retrying cannot fix becomes a RerankError at once."""
             try:
                 return client.rerank(
                     model=self.model,
@@ -166,46 +150,41 @@ class CohereReranker:
                 raise RerankError(
                     f"Cohere rerank timed out after {self.timeout_s:g}s ({type(exc).__name__})"
                 ) from exc
-            except httpx.TransportError as exc:
-                if attempt == self.max_retries:
-                    raise RerankError(
-                        f"cannot reach Cohere at {self.base_url or 'api.cohere.com'}: {exc}"
-                    ) from exc
-                wait = self._backoff(attempt)
             except ParsingError as exc:
                 raise RerankError(f"Cohere rerank response was malformed: {exc}") from exc
             except ApiError as exc:
-                wait = self._retry_wait(exc, attempt)
-            logger.warning("Cohere rerank attempt %s failed; retrying in %.2fs", attempt + 1, wait)
-            time.sleep(wait)
-        raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
+                if exc.status_code not in RETRYABLE_STATUS:
+                    raise _rejected(exc) from exc
+                raise
 
-    def _retry_wait(self, exc: Any, attempt: int) -> float:
-        """Seconds to wait before retrying `exc`, or raise RerankError when not worth retrying."""
-        status = exc.status_code
-        message = _error_message(exc.body)
-        if status in (401, 498):
+        retrying = self._retry.retrying(
+            (ApiError, httpx.TransportError), logger=logger, what="Cohere rerank"
+        )
+        try:
+            return retrying(rerank_once)
+        except httpx.TransportError as exc:
             raise RerankError(
-                f"Cohere rejected the API key ({status}: {message}); "
-                "check SUPPORTBOT_COHERE_API_KEY"
+                f"cannot reach Cohere at {self.base_url or 'api.cohere.com'}: {exc}"
             ) from exc
-        if status not in RETRYABLE_STATUS:
-            raise RerankError(f"Cohere rerank failed ({status}): {message}") from exc
-        if attempt == self.max_retries:
+        except ApiError as exc:
+            status, message = exc.status_code, _error_message(exc.body)
+            asked = retry_after_of(exc)
+            if asked is not None and asked > self.max_retry_wait_s:
+                raise RerankError(
+                    f"Cohere asked to retry after {asked:g}s ({status}: {message}), longer "
+                    f"than the {self.max_retry_wait_s:g}s we wait"
+                ) from exc
+            attempts = retrying.statistics.get("attempt_number", self.max_retries + 1)
             raise RerankError(
-                f"Cohere rerank still failing after {attempt + 1} attempts ({status}): {message}"
+                f"Cohere rerank still failing after {attempts} attempts ({status}): {message}"
             ) from exc
-        retry_after = parse_retry_after(exc.headers)
-        if retry_after is None:
-            return self._backoff(attempt)
-        if retry_after > self.max_retry_wait_s:
-            raise RerankError(
-                f"Cohere asked to retry after {retry_after:g}s ({status}: {message}), longer than "
-                f"the {self.max_retry_wait_s:g}s we wait"
-            ) from exc
-        return retry_after
 
-    def _backoff(self, attempt: int) -> float:
-        """Exponential backoff, jittered into its upper half, capped by max_retry_wait_s."""
-        ceiling = min(self.backoff_s * 2**attempt, self.max_retry_wait_s)
-        return random.uniform(ceiling / 2, ceiling)
+
+def _rejected(exc: Any) -> RerankError:
+    """The error for a status no retry can fix (a bad key, a bad request)."""
+    status, message = exc.status_code, _error_message(exc.body)
+    if status in (401, 498):
+        return RerankError(
+            f"Cohere rejected the API key ({status}: {message}); check SUPPORTBOT_COHERE_API_KEY"
+        )
+    return RerankError(f"Cohere rerank failed ({status}): {message}")

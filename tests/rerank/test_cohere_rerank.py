@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import email.utils
 import socket
 import time
 from collections.abc import Iterator
@@ -12,7 +11,7 @@ import pytest
 from bot.cache.memory import InMemoryScoreCache
 from bot.domain import Candidate, Chunk
 from bot.errors import ConfigurationError, RerankError
-from bot.rerank.cohere_rerank import CohereReranker, parse_retry_after
+from bot.rerank.cohere_rerank import CohereReranker
 from bot.rerank.inputs import rerank_text
 from bot.rerank.stage import RerankStage
 from tests.support.cohere_stub_server import CohereStubServer, overlap_score
@@ -200,11 +199,3 @@ def test_missing_key_or_bad_limits_are_configuration_errors() -> None:
         CohereReranker("")
     with pytest.raises(ConfigurationError, match="max_documents_per_request"):
         CohereReranker("key", max_documents_per_request=5000)
-
-
-def test_retry_after_header_forms() -> None:
-    assert parse_retry_after({"Retry-After": "3"}) == 3.0
-    in_ten = email.utils.formatdate(time.time() + 10, usegmt=True)
-    assert 8.0 <= (parse_retry_after({"retry-after": in_ten}) or 0) <= 10.0
-    assert parse_retry_after({"Retry-After": "soon"}) is None
-    assert parse_retry_after(None) is None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from bot.sources.connectors.http import RetryPolicy
+from bot.retry import RetryPolicy
 from bot.sources.protocol import (
     Connector,
     ConnectorEnv,

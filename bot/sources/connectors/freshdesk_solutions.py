@@ -23,8 +23,9 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from bot.errors import SourceError
+from bot.retry import RetryPolicy
 from bot.sources.connectors.articles import html_article, parse_timestamp, required_secret
-from bot.sources.connectors.http import RetryPolicy, api_client, get_json, same_origin
+from bot.sources.connectors.http import api_client, get_json, same_origin
 from bot.sources.protocol import (
     ConnectorEnv,
     ConnectorState,

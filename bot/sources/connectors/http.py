@@ -7,74 +7,34 @@ a wait longer than we are willing to sleep) the listing fails with `SourceUnavai
 the sync deletes nothing. 401/403 fail at once with `SourceAuthFailed`: retrying cannot fix
 a revoked token. Messages name the vendor and the status, never a credential.
 
-(`bot.retry` is the project-wide tenacity helper once it lands; this module keeps the
-listing-specific part: which statuses are transient and how they become source errors.)
+The waiting itself is `bot.retry`'s (tenacity); this module keeps the listing-specific
+part: what each status means for a listing and how failures become source errors.
 """
 
 from __future__ import annotations
 
-import email.utils
-import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_random_exponential,
-)
 
 from bot.errors import SourceAuthFailed, SourceError, SourceRateLimited, SourceUnavailable
+from bot.retry import RetryableStatus, RetryPolicy, raise_for_retryable_status
 from bot.sources.protocol import ConnectorEnv
 
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    attempts: int = 6
-    initial_wait_s: float = 1.0
-    max_wait_s: float = 60.0
-    """Longest single wait; a `Retry-After` beyond it fails the sync instead of stalling it."""
-
-
-DEFAULT_RETRY = RetryPolicy()
-"""What connectors built by the sync engine use (tests swap in shorter waits)."""
-
-
-class TransientStatus(Exception):
-    """A response worth retrying (429, 408, 5xx), with the wait the server asked for."""
-
-    def __init__(self, status: int, retry_after_s: float | None) -> None:
-        super().__init__(f"HTTP {status}")
-        self.status = status
-        self.retry_after_s = retry_after_s
-
-
-def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
-    """`Retry-After` as seconds: delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
-    value = (headers.get("retry-after") or headers.get("Retry-After") or "").strip()
-    if not value:
-        return None
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
+DEFAULT_RETRY = RetryPolicy(attempts=6, initial_wait_s=1.0, max_wait_s=60.0)
+"""What connectors built by the sync engine use (tests swap in shorter waits). A listing
+runs in the background, so it waits up to a minute for a rate limit to pass."""
 
 
 def check_status(status: int, headers: Mapping[str, str], vendor: str, what: str) -> None:
     """Raise the error a non-2xx status means for a listing; return on success."""
     if 200 <= status < 300:
         return
-    if status == 429 or status == 408 or status >= 500:
-        raise TransientStatus(status, retry_after_seconds(headers))
+    raise_for_retryable_status(status, headers)
     if status in (401, 403):
         raise SourceAuthFailed(
             f"{vendor} refused the credentials ({status}) while listing {what}; the token may "
@@ -89,50 +49,18 @@ def check_status(status: int, headers: Mapping[str, str], vendor: str, what: str
     raise SourceError(f"{vendor} answered {status} while listing {what}")
 
 
-def _wait(policy: RetryPolicy) -> Callable[[RetryCallState], float]:
-    backoff = wait_random_exponential(multiplier=policy.initial_wait_s, max=policy.max_wait_s)
-
-    def wait(state: RetryCallState) -> float:
-        failure = state.outcome.exception() if state.outcome else None
-        if isinstance(failure, TransientStatus) and failure.retry_after_s is not None:
-            return failure.retry_after_s
-        return backoff(state)
-
-    return wait
-
-
-def _stop(policy: RetryPolicy) -> Callable[[RetryCallState], bool]:
-    attempts = stop_after_attempt(policy.attempts)
-
-    def stop(state: RetryCallState) -> bool:
-        failure = state.outcome.exception() if state.outcome else None
-        if (
-            isinstance(failure, TransientStatus)
-            and (failure.retry_after_s or 0) > policy.max_wait_s
-        ):
-            return True
-        return attempts(state)
-
-    return stop
-
-
 async def with_retries(
     fetch: Callable[[], Awaitable[T]], policy: RetryPolicy | None, vendor: str
 ) -> T:
     """Run `fetch` (one page request), retrying transient failures as the policy allows
     (`None`: `DEFAULT_RETRY`)."""
     policy = policy or DEFAULT_RETRY
-    retrying = AsyncRetrying(
-        stop=_stop(policy),
-        wait=_wait(policy),
-        retry=retry_if_exception_type((TransientStatus, httpx.TransportError)),
-        reraise=True,
-    )
+    retrying = policy.async_retrying((RetryableStatus, httpx.TransportError))
     try:
         async for attempt in retrying:
             with attempt:
                 return await fetch()
-    except TransientStatus as exc:
+    except RetryableStatus as exc:
         tries = retrying.statistics.get("attempt_number", policy.attempts)
         wait_s = round(exc.retry_after_s) if exc.retry_after_s is not None else 60
         if exc.status == 429:

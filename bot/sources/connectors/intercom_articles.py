@@ -24,8 +24,9 @@ from intercom.core.request_options import RequestOptions
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from bot.errors import SourceError, SourceUnavailable
+from bot.retry import RetryPolicy
 from bot.sources.connectors.articles import ancestor_names, html_article, required_secret
-from bot.sources.connectors.http import RetryPolicy, api_client, check_status, with_retries
+from bot.sources.connectors.http import api_client, check_status, with_retries
 from bot.sources.protocol import (
     ConnectorEnv,
     ConnectorState,

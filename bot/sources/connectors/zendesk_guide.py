@@ -24,12 +24,13 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from bot.errors import InvalidRequest, SourceError
+from bot.retry import RetryPolicy
 from bot.sources.connectors.articles import (
     ancestor_names,
     html_article,
     parse_timestamp,
 )
-from bot.sources.connectors.http import RetryPolicy, api_client, get_json, same_origin
+from bot.sources.connectors.http import api_client, get_json, same_origin
 from bot.sources.protocol import (
     ConnectorEnv,
     ConnectorState,

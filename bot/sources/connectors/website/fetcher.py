@@ -17,12 +17,8 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from bot.errors import SourceUnavailable
-from bot.sources.connectors.http import (
-    RetryPolicy,
-    TransientStatus,
-    retry_after_seconds,
-    with_retries,
-)
+from bot.retry import RetryableStatus, RetryPolicy, retry_after_seconds
+from bot.sources.connectors.http import with_retries
 from bot.sources.connectors.website.policy import CrawlPolicy
 
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -138,7 +134,7 @@ class PoliteFetcher:
             )
         except SourceUnavailable as exc:  # the helper's words are about a whole listing
             cause = exc.__cause__
-            what = str(cause) if isinstance(cause, TransientStatus) else type(cause).__name__
+            what = str(cause) if isinstance(cause, RetryableStatus) else type(cause).__name__
             raise FetchFailed(url, f"{what}, still failing after retries") from exc
 
     async def _request(self, url: str, headers: dict[str, str]) -> Fetched:
@@ -148,7 +144,7 @@ class PoliteFetcher:
             async with self._client.stream("GET", url, headers=headers) as response:
                 content = await self._read_capped(response)
         if response.status_code in RETRYABLE_STATUSES:
-            raise TransientStatus(response.status_code, retry_after_seconds(response.headers))
+            raise RetryableStatus(response.status_code, retry_after_seconds(response.headers))
         if response.status_code in REDIRECT_STATUSES:
             content = response.headers.get("location", "").encode("latin-1", "replace")
         return Fetched(
