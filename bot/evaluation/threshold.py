@@ -1,9 +1,9 @@
-"""Suggest a no-answer threshold from labelled questions.
+"""Suggest an explicit SUPPORTBOT_ANSWERABLE_THRESHOLD (best rerank score) from labelled
+questions, for admins who prefer that rule to the answerability model (bot/answerability).
 
 Each reranker scores on its own scale, so a threshold has to be picked per reranker and
-model. The rule used for the calibrated defaults (bot/settings.py): the highest threshold
-that declines at most `max_false_decline` of the answerable questions; questions with
-no relevant document then show how many it would catch.
+model: the highest that declines at most `max_false_decline` of the answerable questions;
+questions with no relevant document then show how many it would catch.
 """
 
 from __future__ import annotations
