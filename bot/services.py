@@ -349,6 +349,7 @@ def build_reranker(
             max_length=settings.reranker_max_length,
             precision=settings.reranker_precision,
             runtime=settings.reranker_runtime,
+            cache_dir=settings.model_cache_path,
         )
         if warm:
             try:
@@ -519,6 +520,7 @@ def build_services(
         batch_size=settings.embedding_batch_size,
         precision=settings.embedding_precision,
         runtime=settings.embedding_runtime,
+        cache_dir=settings.model_cache_path,
     )
     if warm:
         embedder.warm_up()

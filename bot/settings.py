@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     upload_max_ratio: int = Field(100, description="Largest unpacked/packed ratio in a .zip.")
 
     # --- embedding and chunking -----------------------------------------------
+    model_cache_dir: Path | None = Field(
+        None,
+        description="Converted OpenVINO models kept between starts (default <data_dir>/models): "
+        "later starts skip torch. Safe to delete; rebuilt when missing or damaged.",
+    )
     embedding_model: str = Field(
         PACKAGED_EMBEDDING_MODEL,
         description="Hub id or local path of a sentence-transformers model.",
@@ -265,6 +270,10 @@ class Settings(BaseSettings):
     def calibration_dir(self) -> Path:
         """Each KB's answerability calibration (`supportbot calibrate`)."""
         return self.data_dir / "answerability"
+
+    @property
+    def model_cache_path(self) -> Path:
+        return self.model_cache_dir or self.data_dir / "models"
 
     @property
     def keys_path(self) -> Path:

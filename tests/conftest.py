@@ -55,6 +55,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         Path(status_file).write_text(f"{int(exitstatus)}\n", encoding="utf-8")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One OpenVINO model cache for the session (and the servers and workers it starts):
+    services built from settings convert each model once, then load it from disk."""
+    folder = tmp_path_factory.mktemp("model-cache")
+    os.environ.setdefault("SUPPORTBOT_MODEL_CACHE_DIR", str(folder))
+    return Path(os.environ["SUPPORTBOT_MODEL_CACHE_DIR"])
+
+
 @pytest.fixture(scope="session")
 def embedder() -> SentenceTransformerEmbedder:
     """The packaged all-MiniLM-L6-v2, real weights, loaded once."""

@@ -14,12 +14,13 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import redis.asyncio
-
-from bot.cache.redis_guard import REDIS_FAILURES, RedisGuard
+from bot.cache.redis_guard import RedisGuard, redis_failures
 from bot.generation.protocol import Turn
+
+if TYPE_CHECKING:
+    import redis.asyncio
 
 
 class ConversationStore(Protocol):
@@ -122,7 +123,7 @@ class RedisConversationStore:
             return None
         try:
             raw = await self._client.lrange(self._key(kb, conversation_id), 0, -1)
-        except REDIS_FAILURES as exc:
+        except redis_failures() as exc:
             self._guard.failed("conversation read", exc)
             return None
         return [turn for turn in map(_decode, raw) if turn is not None]
@@ -139,7 +140,7 @@ class RedisConversationStore:
         pipe.expire(key, self._ttl_s)
         try:
             await pipe.execute()
-        except REDIS_FAILURES as exc:
+        except redis_failures() as exc:
             self._guard.failed("conversation write", exc)
             return False
         return True

@@ -14,11 +14,12 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import redis.asyncio
+from bot.cache.redis_guard import RedisGuard, redis_failures
 
-from bot.cache.redis_guard import REDIS_FAILURES, RedisGuard
+if TYPE_CHECKING:
+    import redis.asyncio
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +149,7 @@ class RedisRateLimiter:
                 allowed, tokens, retry_ms = await self._script(
                     keys=[self._prefix + key], args=[limit.per_second, limit.burst, cost]
                 )
-            except REDIS_FAILURES as exc:
+            except redis_failures() as exc:
                 self._guard.failed("rate limit", exc)
             else:
                 return RateDecision(

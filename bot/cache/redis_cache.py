@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 
 import redis.asyncio
 
-from bot.cache.redis_guard import REDIS_FAILURES, RedisGuard
+from bot.cache.redis_guard import RedisGuard, redis_failures
 
 
 class RedisScoreCache:
@@ -38,7 +38,7 @@ class RedisScoreCache:
             return [None] * len(keys)
         try:
             raw = await self._client.mget([self._prefix + key for key in keys])
-        except REDIS_FAILURES as exc:
+        except redis_failures() as exc:
             self._guard.failed("score cache read", exc)
             self.bypassed_lookups += 1
             return [None] * len(keys)
@@ -56,7 +56,7 @@ class RedisScoreCache:
             pipe.set(self._prefix + key, repr(float(score)), ex=ttl_s)
         try:
             await pipe.execute()
-        except REDIS_FAILURES as exc:
+        except redis_failures() as exc:
             self._guard.failed("score cache write", exc)
 
     async def close(self) -> None:

@@ -8,22 +8,24 @@ per cooldown instead of one per request. The stores fall back to "cache miss",
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
 from collections.abc import Callable
 
-import redis.exceptions
-
 logger = logging.getLogger(__name__)
 
-REDIS_FAILURES: tuple[type[BaseException], ...] = (
-    redis.exceptions.RedisError,
-    ConnectionError,
-    TimeoutError,
-    OSError,
-)
-"""What a Redis call raises when the server is unreachable, slow or refuses a command."""
+
+@functools.cache
+def redis_failures() -> tuple[type[BaseException], ...]:
+    """What a Redis call raises when the server is unreachable, slow or refuses a command.
+
+    A function, so that importing the stores does not import redis (a cost every CLI
+    command and API process would pay without Redis configured)."""
+    import redis.exceptions
+
+    return (redis.exceptions.RedisError, ConnectionError, TimeoutError, OSError)
 
 
 class RedisGuard:

@@ -9,14 +9,14 @@ from rich.console import Console
 from rich.table import Table
 
 from bot.answer import Answer, SearchOutcome
-from bot.answerability.calibration import DeclineReport
-from bot.answerability.model import AnswerabilityModel
-from bot.evaluation.crossval import CrossValidationReport
-from bot.evaluation.runner import PipelineReport
-from ingestion.ingest import IngestReport
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the CLI imports this module for every command: keep it light
+    from bot.answerability.calibration import DeclineReport
+    from bot.answerability.model import AnswerabilityModel
+    from bot.evaluation.crossval import CrossValidationReport
+    from bot.evaluation.runner import PipelineReport
     from bot.services import ComponentState
+    from ingestion.ingest import IngestReport
 
 MAX_LISTED_IGNORED = 10
 

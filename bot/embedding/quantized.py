@@ -8,13 +8,18 @@ an index built one way is queried another without re-ingesting. Two levers:
 * precision: bf16 on CPUs with native bf16 (Intel AMX / AVX512-BF16), fp32 elsewhere;
   torch int8 dynamic quantisation on request.
 
+With `cache_dir`, the OpenVINO model is converted once and kept on disk: later starts
+load it without importing torch or sentence-transformers (`bot.inference.openvino_cache`).
+
 See `bot.inference.precision`, `bot.inference.runtime` and benchmarks/README.md.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -23,6 +28,9 @@ from bot.domain import Vector
 from bot.embedding.recent_queries import RecentQueries
 from bot.embedding.sentence_transformer import SentenceTransformerEmbedder
 from bot.errors import ConfigurationError
+from bot.inference.devices import default_device
+from bot.inference.model_cache import ModelCache
+from bot.inference.openvino_cache import cache_key, keep, load_cached
 from bot.inference.openvino_encoder import OpenVinoSentenceEncoder
 from bot.inference.precision import Precision, ResolvedPrecision, apply_precision, resolve_precision
 from bot.inference.runtime import ResolvedRuntime, RuntimeName, resolve_runtime
@@ -42,17 +50,42 @@ class ReducedPrecisionEmbedder(SentenceTransformerEmbedder):
         *,
         precision: Precision = "auto",
         runtime: RuntimeName = "auto",
+        cache_dir: Path | None = None,
     ) -> None:
+        """`cache_dir` keeps the converted OpenVINO model on disk (None: convert each start)."""
         super().__init__(model_id, batch_size=batch_size, device=device)
         self.precision: ResolvedPrecision = resolve_precision(precision, device or "cpu")
         self.runtime: ResolvedRuntime = resolve_runtime(runtime, device or "cpu", self.precision)
         self._requested_runtime = runtime
         self._requested_precision = precision
+        self._cache = ModelCache(cache_dir) if cache_dir is not None else None
         self._converted = False
+        self._prepared = False
+        self._prepare_lock = threading.Lock()
         self._openvino: OpenVinoSentenceEncoder | None = None
         self._recent = RecentQueries()
 
+    def warm_up(self) -> None:
+        self._prepare()
+
+    def _prepare(self) -> None:
+        """OpenVINO from the disk cache when it is there (no torch import), else as below."""
+        with self._prepare_lock:
+            if self._prepared:
+                return
+            if self.runtime == "openvino" and (self._device or default_device()) == "cpu":
+                key = cache_key(self._cache, "embedder", self.model_id, self._path)
+                ready = load_cached(self._cache, key, self.precision)
+                if ready is not None:
+                    self._openvino = OpenVinoSentenceEncoder.from_ready(ready, self._batch_size)
+                else:
+                    self._openvino = self._to_openvino(self._load(), key)
+            else:
+                self._load()
+            self._prepared = True
+
     def _load(self) -> SentenceTransformer:
+        """The sentence-transformers model (torch), settled for the device it landed on."""
         model = super()._load()
         with self._lock:
             if not self._converted:
@@ -62,28 +95,48 @@ class ReducedPrecisionEmbedder(SentenceTransformerEmbedder):
                         self.runtime = "torch"
                     if self._requested_precision == "auto":
                         self.precision = resolve_precision("auto", str(model.device))
-                if self.runtime == "openvino":
-                    self._openvino = self._to_openvino(model)
-                if self._openvino is None:
+                if self.runtime != "openvino":
                     converted = apply_precision(model, self.precision)
                     self._model = model = converted  # type: ignore[assignment]
                 self._converted = True
         return model
 
-    def _to_openvino(self, model: SentenceTransformer) -> OpenVinoSentenceEncoder | None:
+    def _to_openvino(
+        self, model: SentenceTransformer, key: str | None
+    ) -> OpenVinoSentenceEncoder | None:
+        if self.runtime != "openvino":  # the model landed on a GPU
+            return None
         try:
-            return OpenVinoSentenceEncoder.from_sentence_transformer(
-                model, self.precision, self._batch_size
-            )
+            exported = OpenVinoSentenceEncoder.export(model)
+            ready = keep(self._cache, key, exported, self.precision)
+            return OpenVinoSentenceEncoder.from_ready(ready, self._batch_size)
         except ConfigurationError as exc:
             if self._requested_runtime == "openvino":
                 raise
             logger.warning("%s; embedding with torch instead", exc.message)
             self.runtime = "torch"
+            with self._lock:
+                self._model = apply_precision(model, self.precision)  # type: ignore[assignment]
             return None
 
+    # -- what the torch model answered, from the OpenVINO encoder when there is one --------
+    @property
+    def dimension(self) -> int:
+        self._prepare()
+        return self._openvino.dimension if self._openvino is not None else super().dimension
+
+    @property
+    def max_seq_length(self) -> int:
+        self._prepare()
+        return self._openvino.max_length if self._openvino is not None else super().max_seq_length
+
+    def count_tokens(self, text: str) -> int:
+        if self._openvino is not None:
+            return self._openvino.tokenizer.count(text)
+        return super().count_tokens(text)
+
     def embed_documents(self, texts: Sequence[str]) -> Vector:
-        self._load()
+        self._prepare()
         if self._openvino is None or not texts:
             return super().embed_documents(texts)
         return self._openvino.encode(texts, with_tokens=False)[0]
@@ -97,7 +150,7 @@ class ReducedPrecisionEmbedder(SentenceTransformerEmbedder):
     def embed_documents_with_tokens(self, texts: Sequence[str]) -> tuple[Vector, list[Vector]]:
         if len(texts) == 1 and (known := self._recent.get(texts[0])) is not None:
             return known
-        self._load()
+        self._prepare()
         if self._openvino is None or not texts:
             sentences, tokens = super().embed_documents_with_tokens(texts)
         else:

@@ -12,11 +12,12 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import redis.asyncio
+from bot.cache.redis_guard import RedisGuard, redis_failures
 
-from bot.cache.redis_guard import REDIS_FAILURES, RedisGuard
+if TYPE_CHECKING:
+    import redis.asyncio
 
 IN_PROGRESS_TTL_S = 120
 """A claim left behind by a crashed process expires after this."""
@@ -97,7 +98,7 @@ class RedisIdempotencyStore:
                 created = await self._client.set(
                     self._prefix + key, "in-progress", nx=True, ex=IN_PROGRESS_TTL_S
                 )
-            except REDIS_FAILURES as exc:
+            except redis_failures() as exc:
                 self._guard.failed("idempotency claim", exc)
             else:
                 return bool(created)
@@ -108,7 +109,7 @@ class RedisIdempotencyStore:
         if self._guard.available():
             try:
                 await self._client.set(self._prefix + key, "done", ex=ttl_s)
-            except REDIS_FAILURES as exc:
+            except redis_failures() as exc:
                 self._guard.failed("idempotency complete", exc)
 
     async def release(self, key: str) -> None:
@@ -116,7 +117,7 @@ class RedisIdempotencyStore:
         if self._guard.available():
             try:
                 await self._client.delete(self._prefix + key)
-            except REDIS_FAILURES as exc:
+            except redis_failures() as exc:
                 self._guard.failed("idempotency release", exc)
 
     async def close(self) -> None:

@@ -1,15 +1,23 @@
-"""Which device a local model loads on, and how many CPU threads torch gives it."""
+"""Which device a local model loads on, and how many CPU threads torch gives it.
+
+Asking torch whether CUDA is there costs the torch import (seconds). On Linux a GPU needs
+its kernel driver, whose device files are cheap to look for: without them the answer is
+"cpu" and torch stays unimported; with them (or on another OS) torch decides.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
+from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
 _threads_configured = False
 _threads_lock = threading.Lock()
+_GPU_DRIVER_MARKS = ("/proc/driver/nvidia", "/dev/nvidiactl", "/dev/kfd")
 
 
 def available_cpus() -> int:
@@ -40,7 +48,17 @@ def configure_torch_threads() -> None:
         logger.info("torch intra-op threads: %s", torch.get_num_threads())
 
 
+def gpu_driver_absent() -> bool:
+    """True only when this is Linux and no NVIDIA or AMD GPU driver is loaded."""
+    return sys.platform.startswith("linux") and not any(
+        Path(mark).exists() for mark in _GPU_DRIVER_MARKS
+    )
+
+
 def default_device() -> str:
+    """`cuda` when torch sees a GPU, else `cpu`; torch is imported only if a GPU may exist."""
+    if gpu_driver_absent():
+        return "cpu"
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"

@@ -1,8 +1,12 @@
 """OpenVinoSentenceEncoder: a sentence-transformers pipeline's encoder run by OpenVINO.
 
 Covers the common pipeline shape, Transformer → Pooling (mean, cls or max) →
-optional Normalize: the transformer goes to OpenVINO (`bot.inference.runtime`), tokenisation
-and pooling stay here. Anything else (dense layers, prompts, other pooling modes) is
+optional Normalize: the transformer goes to OpenVINO (`bot.runtime`), tokenisation
+(`FastTokenizer`) and pooling stay here. `export` needs the sentence-transformers model
+(torch); its result is kept on disk (`bot.inference.openvino_cache`), so later starts
+build the encoder `from_ready` without torch.
+
+Anything else (dense layers, prompts, other pooling modes) is
 refused with ConfigurationError so the caller keeps the torch path.
 
 Texts are tokenised once without padding, sorted by length and cut into batches of
@@ -20,13 +24,13 @@ import numpy as np
 from bot.domain import Vector
 from bot.errors import ConfigurationError
 from bot.inference.batching import length_sorted_batches, pad_batch
-from bot.inference.precision import ResolvedPrecision
-from bot.inference.runtime import OpenVinoModel
+from bot.inference.fast_tokenizer import FastTokenizer
+from bot.inference.openvino_cache import ExportedModel, ReadyModel
+from bot.inference.runtime import OpenVinoModel, trace_to_openvino
 
 if TYPE_CHECKING:
     import torch
     from sentence_transformers import SentenceTransformer
-    from transformers import PreTrainedTokenizerBase
 
 _POOLING_MODES = ("mean", "cls", "max")
 
@@ -35,24 +39,41 @@ class OpenVinoSentenceEncoder:
     def __init__(
         self,
         model: OpenVinoModel,
-        tokenizer: PreTrainedTokenizerBase,
+        tokenizer: FastTokenizer,
         pooling: str,
-        max_length: int,
+        dimension: int,
         *,
         batch_size: int = 32,
         batch_token_budget: int = 2048,
     ) -> None:
+        if pooling not in _POOLING_MODES:
+            raise ConfigurationError(f"OpenVINO path has no {pooling!r} pooling")
         self._model = model
-        self._tokenizer = tokenizer
+        self.tokenizer = tokenizer
         self._pooling = pooling
-        self._max_length = max_length
+        self.dimension = dimension
+        self.max_length = tokenizer.max_length
         self._batch_size = batch_size
-        self._budget = max(batch_token_budget, max_length)
+        self._budget = max(batch_token_budget, tokenizer.max_length)
 
     @classmethod
-    def from_sentence_transformer(
-        cls, st_model: SentenceTransformer, precision: ResolvedPrecision, batch_size: int
-    ) -> OpenVinoSentenceEncoder:
+    def from_ready(cls, ready: ReadyModel, batch_size: int) -> OpenVinoSentenceEncoder:
+        """From a compiled model and the meta `export` recorded (cached or fresh)."""
+        meta = ready.meta
+        return cls(
+            ready.model,
+            ready.tokenizer,
+            str(meta["pooling"]),
+            int(meta["dimension"]),
+            batch_size=batch_size,
+        )
+
+    @staticmethod
+    def export(st_model: SentenceTransformer) -> ExportedModel:
+        """The pipeline's transformer traced to OpenVINO, with what pooling needs.
+
+        Raises ConfigurationError for pipelines this encoder does not reproduce.
+        """
         modules = list(st_model)
         names = [type(module).__name__ for module in modules]
         if names[:2] != ["Transformer", "Pooling"] or any(n != "Normalize" for n in names[2:]):
@@ -65,18 +86,22 @@ class OpenVinoSentenceEncoder:
         transformer = modules[0]
         hf_model = cast("torch.nn.Module", getattr(transformer, "model", None))
         hf_model = hf_model or cast("torch.nn.Module", transformer.auto_model)
-        tokenizer = st_model.tokenizer
-        max_length = int(st_model.max_seq_length or tokenizer.model_max_length)
-        sample = pad_batch(dict(tokenizer(["warm up", "a"])), [0, 1], tokenizer.pad_token_id or 0)
-        model = OpenVinoModel.convert(hf_model, precision, sample)
-        return cls(model, tokenizer, pooling, max_length, batch_size=batch_size)
+        hf_tokenizer = st_model.tokenizer
+        max_length = int(st_model.max_seq_length or hf_tokenizer.model_max_length)
+        tokenizer = FastTokenizer.from_hf(hf_tokenizer, max_length)
+        sample = pad_batch(dict(tokenizer.encode(["warm up", "a"])), [0, 1], tokenizer.pad_id)
+        getter = (
+            getattr(st_model, "get_embedding_dimension", None)
+            or st_model.get_sentence_embedding_dimension
+        )
+        meta = {"pooling": pooling, "max_length": max_length, "dimension": int(getter() or 0)}
+        return ExportedModel(trace_to_openvino(hf_model, sample), tokenizer, meta)
 
     def encode(self, texts: Sequence[str], *, with_tokens: bool) -> tuple[Vector, list[Vector]]:
         """L2-normalised sentence vectors, and (if asked) each text's raw token vectors."""
-        encoded = self._tokenizer(list(texts), truncation=True, max_length=self._max_length)
-        features = {key: list(values) for key, values in encoded.items()}
+        features = self.tokenizer.encode(texts)
         lengths = [len(ids) for ids in features["input_ids"]]
-        pad_id = self._tokenizer.pad_token_id or 0
+        pad_id = self.tokenizer.pad_id
         sentences = np.empty((len(texts), 0), dtype=np.float32)
         tokens: list[Vector] = [np.empty(0, dtype=np.float32)] * len(texts) if with_tokens else []
         for batch in self._batches(lengths):

@@ -7,15 +7,9 @@ fp32, so scores are not rounded to the bf16 grid.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
-from bot.inference.precision import ResolvedPrecision
 from bot.inference.runtime import OpenVinoModel
-
-if TYPE_CHECKING:
-    import torch
 
 
 class OpenVinoRuntime:
@@ -25,12 +19,6 @@ class OpenVinoRuntime:
 
     def __init__(self, model: OpenVinoModel) -> None:
         self._model = model
-
-    @classmethod
-    def convert(
-        cls, model: torch.nn.Module, precision: ResolvedPrecision, sample: dict[str, np.ndarray]
-    ) -> OpenVinoRuntime:
-        return cls(OpenVinoModel.convert(model, precision, sample))
 
     def logits(self, batch: dict[str, np.ndarray]) -> np.ndarray:
         return self._model.run(batch).reshape(-1)

@@ -3,35 +3,43 @@
 Same model, same input text (`rerank_text`), same output activation, so its scores are
 interchangeable with the plain reranker's. What changes is how the work is done:
 
-* a faster runtime (`bot.inference.runtime`): OpenVINO on CPU when installed, else
+* a faster runtime (`bot.runtime`): OpenVINO on CPU when installed, else
   torch; at reduced precision where the CPU multiplies bf16 natively (Intel AMX /
-  AVX512-BF16), torch int8 dynamic quantisation on request (see `bot.inference.precision`);
+  AVX512-BF16), torch int8 dynamic quantisation on request (see `bot.precision`);
 * every pair is tokenised once, without padding, then sorted by token length and cut
   into batches bounded by a padded-token budget suited to the runtime, so padding
   stays small;
-* torch and OpenVINO get one thread per available CPU.
+* torch and OpenVINO get one thread per available CPU;
+* with `cache_dir`, the OpenVINO model is converted once and kept on disk: later starts
+  load it without importing torch or sentence-transformers.
 
 Faithfulness and speed against plain sentence-transformers: benchmarks/rerank.py.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
-import numpy as np
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from bot.domain import Chunk
 from bot.errors import ConfigurationError, RerankError
-from bot.inference.batching import length_sorted_batches
-from bot.inference.cross_encoder_model import CrossEncoderModel
+from bot.inference.batching import length_sorted_batches, pad_batch
+from bot.inference.cross_encoder_model import (
+    CrossEncoderModel,
+    activation_name,
+    load_cross_encoder,
+)
 from bot.inference.devices import configure_torch_threads, default_device
-from bot.inference.encoder_runtime import EncoderRuntime, load_runtime
+from bot.inference.fast_tokenizer import FastTokenizer
+from bot.inference.model_cache import ModelCache
+from bot.inference.openvino_cache import ExportedModel, cache_key, keep, load_cached
+from bot.inference.openvino_runtime import OpenVinoRuntime
 from bot.inference.precision import Precision, ResolvedPrecision, resolve_precision
-from bot.inference.runtime import ResolvedRuntime, RuntimeName, resolve_runtime
+from bot.inference.runtime import ResolvedRuntime, RuntimeName, resolve_runtime, trace_to_openvino
+from bot.inference.torch_runtime import TorchRuntime
 from bot.rerank.inputs import rerank_text
 
 if TYPE_CHECKING:
@@ -51,8 +59,10 @@ class QuantizedCrossEncoderReranker:
         precision: Precision = "auto",
         runtime: RuntimeName = "auto",
         max_batch_tokens: int | None = None,
+        cache_dir: Path | None = None,
     ) -> None:
-        """`max_batch_tokens` bounds batch × longest sequence (default: the runtime's best)."""
+        """`max_batch_tokens` bounds batch × longest sequence (default: the runtime's best);
+        `cache_dir` keeps the converted OpenVINO model on disk (None: convert each start)."""
         if max_length < 8:
             raise ConfigurationError(f"reranker max_length must be at least 8, got {max_length}")
         if batch_size < 1:
@@ -71,6 +81,7 @@ class QuantizedCrossEncoderReranker:
         self._requested_runtime = runtime
         self._requested_precision = precision
         self.name = self._name()
+        self._cache = ModelCache(cache_dir) if cache_dir is not None else None
         self._loaded: CrossEncoderModel | None = None
         self._load_lock = threading.Lock()
         self._score_lock = threading.Lock()
@@ -118,14 +129,7 @@ class QuantizedCrossEncoderReranker:
                 self._settle_for(device)
                 if self.precision == "int8" and device != "cpu":
                     raise ConfigurationError("int8 cross-encoder runs on CPU; set device='cpu'")
-                if device == "cpu":
-                    configure_torch_threads()
-                self._loaded = CrossEncoderModel.load(
-                    self.model_id,
-                    self.max_length,
-                    device,
-                    functools.partial(self._build_runtime, device=device),
-                )
+                self._loaded = self._load_from_cache(device) or self._load_with_torch(device)
                 logger.info(
                     "cross-encoder %s loaded on %s: %s at %s",
                     self.model_id,
@@ -134,6 +138,50 @@ class QuantizedCrossEncoderReranker:
                     self.precision,
                 )
             return self._loaded
+
+    def _load_from_cache(self, device: str) -> CrossEncoderModel | None:
+        """The converted OpenVINO model from the disk cache: no torch import at all."""
+        if self.runtime != "openvino" or device != "cpu":
+            return None
+        key = cache_key(self._cache, "cross-encoder", self.model_id, self.model_id)
+        ready = load_cached(self._cache, key, self.precision, self.max_length)
+        if ready is None:
+            return None
+        runtime = OpenVinoRuntime(ready.model)
+        return CrossEncoderModel(runtime, ready.tokenizer, ready.meta["activation"])
+
+    def _load_with_torch(self, device: str) -> CrossEncoderModel:
+        """Load with sentence-transformers, then convert (and cache) or prepare for torch."""
+        if device == "cpu":
+            configure_torch_threads()
+        cross_encoder = load_cross_encoder(self.model_id, self.max_length, device)
+        hf_model = cast("torch.nn.Module", cross_encoder.model)
+        tokenizer = FastTokenizer.from_hf(cross_encoder.tokenizer, self.max_length)
+        features = tokenizer.encode_pairs(["warm up"] * 2, ["a short passage", "b"])
+        sample = pad_batch(dict(features), [0, 1], tokenizer.pad_id)
+        activation = activation_name(cross_encoder)
+        if self.runtime == "openvino":
+            try:
+                if activation is None:
+                    raise ConfigurationError(
+                        f"OpenVINO path has no {type(cross_encoder.activation_fn).__name__} "
+                        "activation"
+                    )
+                graph = trace_to_openvino(hf_model, sample)
+                key = cache_key(self._cache, "cross-encoder", self.model_id, self.model_id)
+                exported = ExportedModel(graph, tokenizer, {"activation": activation})
+                ready = keep(self._cache, key, exported, self.precision)
+                return CrossEncoderModel(OpenVinoRuntime(ready.model), tokenizer, activation)
+            except ConfigurationError as exc:
+                if self._requested_runtime != "auto":
+                    raise
+                logger.warning("%s; running the cross-encoder in torch instead", exc.message)
+                self.runtime = "torch"
+                self.name = self._name()
+        runtime = TorchRuntime.prepare(hf_model, self.precision, device)
+        return CrossEncoderModel(
+            runtime, tokenizer, activation or cross_encoder.activation_fn or "identity"
+        )
 
     def _settle_for(self, device: str) -> None:
         """Re-resolve `auto` choices once the device is known (a GPU found at load time)."""
@@ -144,17 +192,3 @@ class QuantizedCrossEncoderReranker:
         if self._requested_runtime == "auto":
             self.runtime = "torch"
         self.name = self._name()
-
-    def _build_runtime(
-        self, model: torch.nn.Module, sample: dict[str, np.ndarray], device: str
-    ) -> EncoderRuntime:
-        """The configured runtime; under `auto`, a model OpenVINO cannot convert runs in torch."""
-        try:
-            return load_runtime(self.runtime, model, self.precision, device, sample)
-        except ConfigurationError as exc:
-            if self.runtime != "openvino" or self._requested_runtime != "auto":
-                raise
-            logger.warning("%s; running the cross-encoder in torch instead", exc.message)
-            self.runtime = "torch"
-            self.name = self._name()
-            return load_runtime("torch", model, self.precision, device, sample)
