@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from bot.cache.redis_guard import REDIS_FAILURES
+from bot.cache.redis_guard import redis_failures
 from bot.errors import BackendUnavailable
 from bot.insights.protocol import QuestionEvent
 
@@ -36,7 +36,7 @@ class RedisInsightsStore:
         since = max(since, time.time() - self._retention_s)
         try:
             members = await self._redis.zrangebyscore(KEY_PREFIX + kb, since, "+inf")
-        except REDIS_FAILURES as exc:
+        except redis_failures() as exc:
             raise BackendUnavailable(f"insights are unreadable: Redis failed ({exc})") from exc
         return [QuestionEvent.from_json(member) for member in members]
 
