@@ -110,7 +110,7 @@ class AnswerabilityEstimator:
         if not model.applies_to(features):
             return Answerability(True, None, "none", features)
         score = model.score(features)
-        return Answerability(score >= model.threshold, score, model.origin, features)
+        return Answerability(not model.declines(score, best), score, model.origin, features)
 
     def describe(self, kb: str | None = None) -> dict[str, Any]:
         """The calibration in force (for /readyz), for one KB or the default."""

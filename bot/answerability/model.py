@@ -41,6 +41,16 @@ class AnswerabilityModel:
     questions: int = 0
     operating_point: OperatingPoint | None = None
     notes: dict[str, Any] = field(default_factory=dict)
+    best_rerank_floor: float | None = None
+    """Also decline when the best rerank score is below this. The model's features are
+    relative (margins, shares), so a question far from every article can still look like
+    an answer; this absolute floor catches those."""
+
+    def declines(self, score: float, best_rerank: float | None) -> bool:
+        if score < self.threshold:
+            return True
+        floor = self.best_rerank_floor
+        return floor is not None and best_rerank is not None and best_rerank < floor
 
     def applies_to(self, available: Mapping[str, float]) -> bool:
         return all(name in available for name in self.features)
@@ -75,6 +85,11 @@ class AnswerabilityModel:
                 questions=int(data.get("questions", 0)),
                 operating_point=OperatingPoint(**point) if point else None,
                 notes=dict(data.get("notes") or {}),
+                best_rerank_floor=(
+                    None
+                    if data.get("best_rerank_floor") is None
+                    else float(data["best_rerank_floor"])
+                ),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidRequest(f"unreadable answerability calibration: {exc}") from exc
@@ -86,6 +101,7 @@ class AnswerabilityModel:
             "scored_by": self.scored_by,
             "features": list(self.features),
             "threshold": round(self.threshold, 4),
+            "best_rerank_floor": self.best_rerank_floor,
             "fitted_at": self.fitted_at,
             "questions": self.questions,
             "operating_point": asdict(self.operating_point) if self.operating_point else None,
