@@ -40,7 +40,7 @@ def fusion_grid(shipped: RankingConfig) -> list[RankingConfig]:
             )
             grid += [replace(base, fusion="rrf", rrf_k=k) for k in RRF_KS]
             grid += [replace(base, fusion="minmax"), replace(base, fusion="dbsf")]
-    return _unique(grid)
+    return list(dict.fromkeys(grid))
 
 
 def rerank_grid(shipped: RankingConfig) -> list[RankingConfig]:
@@ -55,18 +55,18 @@ def rerank_grid(shipped: RankingConfig) -> list[RankingConfig]:
         )
         first_stages += [replace(dense_heavy, fusion=method) for method in FUSION_METHODS]
     grid = [shipped]
-    for first_stage in _unique(first_stages):
+    for first_stage in dict.fromkeys(first_stages):
         for evidence in DOCUMENT_EVIDENCE:
             base = replace(first_stage, rerank_document_evidence=evidence)
             grid.append(base)
             for weight in RERANK_WEIGHTS[1:]:
                 for blend in ("rrf", "minmax"):
                     grid.append(replace(base, rerank_weight=weight, rerank_blend=blend))
-    return _unique(grid)
+    return list(dict.fromkeys(grid))
 
 
 def depth_grid(shipped: RankingConfig) -> list[RankingConfig]:
-    return _unique([shipped, *(replace(shipped, retriever_depth=d) for d in DEPTHS)])
+    return list(dict.fromkeys([shipped, *(replace(shipped, retriever_depth=d) for d in DEPTHS)]))
 
 
 @dataclass(frozen=True)
@@ -178,13 +178,3 @@ def cross_validated_report(
         fold_of={r.id: int(f) for r, f in zip(records, fold_numbers, strict=True)},
         pipelines=results,
     )
-
-
-def _unique(configs: list[RankingConfig]) -> list[RankingConfig]:
-    seen: set[RankingConfig] = set()
-    kept = []
-    for config in configs:
-        if config not in seen:
-            seen.add(config)
-            kept.append(config)
-    return kept
