@@ -22,6 +22,7 @@
     ├── Unauthorized                missing/invalid API key or webhook signature (401)
     ├── Forbidden                   valid key, but not for this origin, KB or endpoint (403)
     ├── RateLimited                 too many requests for this key or client IP (429)
+    ├── Overloaded                  this process is at capacity, its queue full (503)
     └── PayloadTooLarge             request body over the configured limit (413)
 
 Adapters translate foreign errors into these with `raise ... from exc`; only the API's
@@ -143,6 +144,16 @@ class Forbidden(SupportbotError):
 
 class RateLimited(SupportbotError):
     code = "rate_limited"
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class Overloaded(SupportbotError):
+    """Refused by admission control before any work: safe to retry after `retry_after_s`."""
+
+    code = "overloaded"
 
     def __init__(self, message: str, retry_after_s: int) -> None:
         super().__init__(message)

@@ -214,6 +214,22 @@ class Settings(BaseSettings):
     # Per client IP: rate_limit_per_minute / rate_limit_burst above.
     rate_limit_key_per_minute: float = Field(600.0, gt=0, description="Per API/widget key.")
     rate_limit_key_burst: int = Field(60, ge=1)
+    # Admission control (bot/api/admission.py): past these, /v1 answers 503 + Retry-After.
+    max_in_flight: int = Field(
+        64,
+        ge=0,
+        description="Per process: /v1 requests served at once (a stream holds its slot until "
+        "it ends); 0 = no limit.",
+    )
+    admission_queue: int = Field(
+        128, ge=0, description="Per process: requests that may wait for a slot; more get 503."
+    )
+    admission_wait_s: float = Field(
+        2.0, ge=0, description="Longest wait for a slot before answering 503."
+    )
+    overload_retry_after_s: int = Field(
+        1, ge=1, description="Retry-After (seconds) sent with an overload 503."
+    )
     demo_kb: str = Field("sample", description="Knowledge base the demo page at / talks to.")
     demo_widget_key: str | None = Field(
         None, description="Public widget key the demo page embeds (needed with require_api_keys)."

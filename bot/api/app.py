@@ -11,6 +11,7 @@ from functools import partial
 from fastapi import FastAPI
 
 from bot import __doc__ as BOT_DOC
+from bot.api.admission import AdmissionMiddleware
 from bot.api.errors import install_error_handlers
 from bot.api.request_observer import RequestObserverMiddleware
 from bot.api.routes import (
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.add_middleware(AdmissionMiddleware)  # inside the per-client limits: 429 comes first
     install_security(app)
     app.add_middleware(RequestObserverMiddleware)  # outermost: sees every answer
     if tracer_provider is not None:

@@ -20,6 +20,7 @@ from bot.errors import (
     InvalidRequest,
     JobNotFound,
     KnowledgeBaseNotFound,
+    Overloaded,
     PayloadTooLarge,
     RateLimited,
     RetrievalError,
@@ -37,6 +38,7 @@ STATUS_BY_ERROR: list[tuple[type[SupportbotError], int]] = [
     (UnsupportedUpload, 415),
     (InvalidRequest, 400),
     (BackendUnavailable, 503),
+    (Overloaded, 503),
     (RetrievalError, 409),
     (ConfigurationError, 500),
     (Unauthorized, 401),
@@ -64,7 +66,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _supportbot(request: Request, exc: SupportbotError) -> JSONResponse:
         status = status_for(exc)
         headers = None
-        if isinstance(exc, BackendUnavailable | RateLimited):
+        if isinstance(exc, BackendUnavailable | RateLimited | Overloaded):
             headers = {"Retry-After": str(exc.retry_after_s)}
         if status >= 500:
             log.warning("request failed: %s: %s", exc.code, exc.message)

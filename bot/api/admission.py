@@ -1,0 +1,105 @@
+"""AdmissionMiddleware: a bounded amount of work per process, and a fast 503 beyond it.
+
+Without a bound, a burst larger than the machine can serve queues inside the process until
+every caller's own timeout fires: all of them fail, slowly. Here at most
+`max_in_flight` `/v1` requests run at once (a streamed answer holds its slot until it
+ends); up to `admission_queue` more wait at most `admission_wait_s` for a slot, first come
+first served. Anything beyond that is refused at once with `503 overloaded` and
+`Retry-After`, which clients and load balancers understand. Per-client limits (429) are
+the access middleware's job and run first, so one noisy client cannot fill the queue.
+
+Health, metrics, docs and admin routes are never held back: probes must see an
+overloaded process as alive, and admins must be able to act on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from bot.api.errors import error_response, status_for
+from bot.errors import Overloaded
+from bot.settings import Settings
+
+ADMITTED_PREFIX = "/v1/"
+
+
+class AdmissionControl:
+    """At most `limit` holders at once; at most `queue` waiters, each for at most `wait_s`."""
+
+    def __init__(self, limit: int, queue: int, wait_s: float, retry_after_s: int) -> None:
+        self._slots = asyncio.Semaphore(limit)
+        self._queue = queue
+        self._wait_s = wait_s
+        self._retry_after_s = retry_after_s
+        self._waiting = 0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AdmissionControl:
+        return cls(
+            settings.max_in_flight,
+            settings.admission_queue,
+            settings.admission_wait_s,
+            settings.overload_retry_after_s,
+        )
+
+    @property
+    def waiting(self) -> int:
+        return self._waiting
+
+    async def acquire(self) -> None:
+        """Take a slot (pair with `release`), or raise `Overloaded` when none comes in time."""
+        if self._slots.locked():
+            if self._waiting >= self._queue:
+                raise Overloaded(
+                    "the server is at capacity and its queue is full; retry in "
+                    f"{self._retry_after_s}s",
+                    self._retry_after_s,
+                )
+            self._waiting += 1
+            try:
+                await asyncio.wait_for(self._slots.acquire(), self._wait_s)
+            except TimeoutError:
+                raise Overloaded(
+                    f"the server is at capacity: no slot freed within {self._wait_s:g}s; "
+                    f"retry in {self._retry_after_s}s",
+                    self._retry_after_s,
+                ) from None
+            finally:
+                self._waiting -= 1
+        else:
+            await self._slots.acquire()
+
+    def release(self) -> None:
+        self._slots.release()
+
+
+class AdmissionMiddleware:
+    """Built once per app; the control is made from the app's settings at the first request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._control: AdmissionControl | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not str(scope.get("path", "")).startswith(ADMITTED_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        settings: Settings = scope["app"].state.services.settings
+        if settings.max_in_flight <= 0:
+            await self.app(scope, receive, send)
+            return
+        if self._control is None:
+            self._control = AdmissionControl.from_settings(settings)
+        try:
+            await self._control.acquire()
+        except Overloaded as exc:
+            headers = {"Retry-After": str(exc.retry_after_s)}
+            response = error_response(status_for(exc), exc.code, exc.message, headers)
+            await response(scope, receive, send)
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self._control.release()

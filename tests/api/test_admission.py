@@ -1,0 +1,99 @@
+"""Admission control: a flood gets fast 503s with Retry-After, no timeouts; normal load passes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.api.admission import AdmissionControl
+from bot.api.app import create_app
+from bot.errors import Overloaded
+from tests.support.live_server import serve
+from tests.support.sample_kb import SAMPLE_KB, copy_sample, sample_settings
+
+
+def test_one_slot_one_waiter_then_refusals() -> None:
+    async def scenario() -> None:
+        control = AdmissionControl(limit=1, queue=1, wait_s=0.2, retry_after_s=3)
+        await control.acquire()  # the one slot
+        waiter = asyncio.create_task(control.acquire())
+        await asyncio.sleep(0)
+        assert control.waiting == 1
+        with pytest.raises(Overloaded) as full:  # queue full: refused without waiting
+            await control.acquire()
+        assert full.value.retry_after_s == 3
+        control.release()
+        await asyncio.wait_for(waiter, 1)  # the waiter got the freed slot
+        started = time.perf_counter()
+        with pytest.raises(Overloaded, match=r"no slot freed within 0\.2s"):
+            await control.acquire()
+        assert 0.15 < time.perf_counter() - started < 1.0
+        assert control.waiting == 0
+        control.release()
+        await asyncio.wait_for(control.acquire(), 1)  # the slot is free again
+
+    asyncio.run(scenario())
+
+
+@pytest.fixture(scope="module")
+def base_url(sample_kb_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    data = copy_sample(sample_kb_dir, tmp_path_factory.mktemp("admission-data"))
+    settings = sample_settings(
+        data,
+        max_in_flight=2,
+        admission_queue=2,
+        admission_wait_s=0.5,
+        overload_retry_after_s=2,
+        rate_limit_burst=10_000,
+        request_log=False,
+    )
+    with serve(create_app(settings)) as url:
+        yield url
+
+
+async def _search(client: httpx.AsyncClient, query: str) -> tuple[httpx.Response, float]:
+    started = time.perf_counter()
+    response = await client.post("/v1/search", json={"kb": SAMPLE_KB, "query": query})
+    return response, time.perf_counter() - started
+
+
+def test_a_flood_gets_fast_503s_with_retry_after_and_no_timeouts(base_url: str) -> None:
+    async def flood() -> tuple[list[tuple[httpx.Response, float]], httpx.Response]:
+        limits = httpx.Limits(max_connections=100)
+        async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits) as client:
+            searches = [
+                _search(client, f"how do I export notebook number {i} to PDF") for i in range(40)
+            ]
+            results = asyncio.gather(*searches)
+            await asyncio.sleep(0.05)
+            health = await client.get("/healthz")  # probes are never held back
+            return await results, health
+
+    results, health = asyncio.run(flood())  # a timeout would raise here
+    assert health.status_code == 200
+    statuses = [response.status_code for response, _ in results]
+    assert set(statuses) <= {200, 503}, statuses
+    assert statuses.count(200) >= 2
+    refused = [(r, s) for r, s in results if r.status_code == 503]
+    assert len(refused) >= 20, statuses  # 40 at once against 2 slots + 2 places in the queue
+    for response, seconds in refused:
+        assert response.headers["retry-after"] == "2"
+        assert response.json()["error"]["code"] == "overloaded"
+        assert seconds < 10, "an overload answer must come fast, not after the client's timeout"
+
+
+def test_load_within_capacity_is_never_refused(base_url: str) -> None:
+    async def steady() -> list[int]:
+        async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+            statuses = []
+            for round_ in range(5):  # two at a time: exactly the slots
+                pair = [_search(client, f"share a notebook, try {round_}-{i}") for i in range(2)]
+                statuses += [response.status_code for response, _ in await asyncio.gather(*pair)]
+            return statuses
+
+    assert asyncio.run(steady()) == [200] * 10
