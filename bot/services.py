@@ -260,7 +260,7 @@ def build_stores(settings: Settings) -> Stores:
         ),
         RedisRateLimiter(client, guard=guard),
         RedisIdempotencyStore(client, guard=guard),
-        RedisInsightsStore(client, retention_s=settings.insights_retention_s),
+        RedisInsightsStore(client, guard=guard, retention_s=settings.insights_retention_s),
         client,
         guard,
     )

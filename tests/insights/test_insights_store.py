@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 import redis.asyncio
 
+from bot.cache.redis_guard import RedisGuard
 from bot.insights.protocol import InsightsStore, QuestionEvent
 from bot.insights.redis_store import RedisInsightsStore
 from bot.insights.sqlite_store import SqliteInsightsStore
-from tests.support.redis_fixtures import redis_url  # noqa: F401
+from tests.support.redis_fixtures import RedisServer, private_redis, redis_url  # noqa: F401
 
 RETENTION_S = 3600
 
@@ -84,7 +85,7 @@ class TestRedisInsightsStore(InsightsStoreContract):
     async def store(self, redis_url: str) -> AsyncIterator[InsightsStore]:  # noqa: F811
         client = redis.asyncio.Redis.from_url(redis_url)
         await client.flushdb()
-        yield RedisInsightsStore(client, retention_s=RETENTION_S)
+        yield RedisInsightsStore(client, guard=RedisGuard("insights"), retention_s=RETENTION_S)
         await client.flushdb()
         await client.aclose()
 
@@ -92,7 +93,8 @@ class TestRedisInsightsStore(InsightsStoreContract):
         client = redis.asyncio.Redis.from_url(redis_url)
         try:
             await client.flushdb()
-            store = RedisInsightsStore(client, retention_s=RETENTION_S)
+            guard = RedisGuard("insights")
+            store = RedisInsightsStore(client, guard=guard, retention_s=RETENTION_S)
             await store.record(event("acme", "old", age_s=RETENTION_S * 2, outcome="answered"))
             await store.record(event("acme", "new", outcome="answered"))
             key = "supportbot:insights:acme"
@@ -101,6 +103,22 @@ class TestRedisInsightsStore(InsightsStoreContract):
         finally:
             await client.flushdb()
             await client.aclose()
+
+
+@pytest.mark.redis
+async def test_redis_down_drops_writes_through_the_guard(private_redis: RedisServer) -> None:  # noqa: F811
+    """One failure opens the cooldown; later writes are dropped without touching Redis."""
+    client = redis.asyncio.Redis.from_url(private_redis.url, socket_timeout=0.25)
+    guard = RedisGuard("insights", cooldown_s=30)
+    store = RedisInsightsStore(client, guard=guard, retention_s=RETENTION_S)
+    try:
+        await store.record(event("acme", "kept", outcome="answered"))
+        private_redis.stop()
+        for _ in range(3):
+            await store.record(event("acme", "lost", outcome="answered"))
+        assert (store.dropped, guard.failures, guard.bypassed) == (3, 1, 2)
+    finally:
+        await client.aclose()
 
 
 def test_a_broken_store_never_fails_the_recorder(tmp_path: Path) -> None:
