@@ -14,11 +14,9 @@ again without a restart.
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -31,6 +29,7 @@ from bot.settings import Settings
 from tests.retrieval.test_elasticsearch_cluster import index_articles
 from tests.support.es_fixtures import elasticsearch_url  # noqa: F401
 from tests.support.live_server import serve
+from tests.support.request_load import Load
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.elasticsearch, pytest.mark.model]
@@ -44,56 +43,8 @@ RECOVERY_S = 15.0
 QUESTION = {"kb": "help", "query": "how do I silence a noisy thread", "rerank": False}
 
 
-@dataclass(frozen=True)
-class Outcome:
-    started: float
-    at: float
-    status: int
-    seconds: float
-    retry_after: str | None
-    code: str | None
-
-
-class Load:
-    """Two clients searching back to back in threads, every response recorded."""
-
-    def __init__(self, base_url: str, clients: int = 2) -> None:
-        self.base_url = base_url
-        self.outcomes: list[Outcome] = []
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(clients)]
-
-    def __enter__(self) -> Load:
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=60)
-
-    def _run(self) -> None:
-        with httpx.Client(base_url=self.base_url, timeout=60) as http:
-            while not self._stop.is_set():
-                started = time.monotonic()
-                response = http.post("/v1/search", json=QUESTION)
-                code = response.json().get("error", {}).get("code") if response.is_error else None
-                finished = time.monotonic()
-                self.outcomes.append(
-                    Outcome(
-                        started,
-                        finished,
-                        response.status_code,
-                        finished - started,
-                        response.headers.get("retry-after"),
-                        code,
-                    )
-                )
-                time.sleep(0.02)
-
-    def since(self, moment: float) -> list[Outcome]:
-        return [o for o in list(self.outcomes) if o.at >= moment]
+def search(http: httpx.Client, _: int) -> httpx.Response:
+    return http.post("/v1/search", json=QUESTION)
 
 
 @pytest.fixture
@@ -145,9 +96,8 @@ def assert_unavailable(response: httpx.Response) -> None:
 def test_node_stopped_mid_load_gets_503_with_retry_after_and_recovers(
     app_url: str, proxy: TcpProxy
 ) -> None:
-    with httpx.Client(base_url=app_url, timeout=60) as http, Load(app_url) as load:
-        while len(load.outcomes) < 4:
-            time.sleep(0.05)
+    with httpx.Client(base_url=app_url, timeout=60) as http, Load(app_url, search) as load:
+        load.wait_for(4)
         proxy.stop_service()
         cut_at = time.monotonic()
         time.sleep(0.5)
@@ -156,19 +106,17 @@ def test_node_stopped_mid_load_gets_503_with_retry_after_and_recovers(
         assert_unavailable(stream)
         ready = http.get("/readyz")
         assert ready.status_code == 503 and ready.json()["ready"] is False
-        while len(load.since(cut_at + 0.2)) < 6:
-            time.sleep(0.05)
+        load.wait_for(6, after=cut_at)
 
         proxy.restore()
         restored_at = time.monotonic()
         recovered_s = wait_for_ok(http, RECOVERY_S)
-        time.sleep(0.3)
-    during = [o for o in load.since(cut_at) if o.at < restored_at]
+        load.wait_for(2, after=time.monotonic())
+    during = load.sent_between(cut_at, restored_at)
     assert {o.status for o in load.outcomes} <= {200, 503}, "never a 500"
-    down = [o for o in during if o.started > cut_at]
-    assert down and all(o.status == 503 for o in down), "every request sent while down: 503"
-    assert all(o.retry_after and int(o.retry_after) >= 1 for o in during if o.status == 503)
-    assert {o.code for o in during if o.status == 503} == {"backend_unavailable"}
+    assert during and all(o.status == 503 for o in during), "every request sent while down"
+    assert all(o.retry_after and int(o.retry_after) >= 1 for o in during)
+    assert {o.code for o in during} == {"backend_unavailable"}
     assert max(o.seconds for o in load.outcomes) < BOUND_S, "no request hung on the dead node"
     assert load.outcomes[-1].status == 200, "the load is served again, same process"
     print(f"\nES stopped: {len(during)} requests during the outage, recovered {recovered_s:.2f}s")

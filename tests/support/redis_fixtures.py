@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -88,7 +89,25 @@ class RedisServer:
             self.process.wait(timeout=10)
         self.process = None
 
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, open connections die with the process (a crash, an OOM kill)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        self.process = None
+
+    def freeze(self) -> None:
+        """SIGSTOP: the kernel still accepts connections, nothing is ever answered (a hang)."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
     def cleanup(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.thaw()  # a frozen server cannot act on SIGTERM
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
