@@ -122,6 +122,15 @@ class Candidate:
 
 
 @dataclass(frozen=True, slots=True)
+class TokenMatch:
+    """One content token of a question and its best cosine in a passage."""
+
+    word: str
+    """The question word the token is part of, lower-cased ("notifications" for "##ations")."""
+    match: float
+
+
+@dataclass(frozen=True, slots=True)
 class IndexInfo:
     """What an index was built with; querying with another embedding model is refused."""
 

@@ -13,10 +13,10 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from bot.answerability.features import FEATURES, answerability_features
+from bot.answerability.features import FEATURES, TOKEN_FEATURES, answerability_features
 from bot.answerability.model import AnswerabilityModel
 from bot.answerability.store import FileCalibrationStore
-from bot.domain import Candidate, Chunk
+from bot.domain import Candidate, Chunk, TokenMatch
 from bot.errors import SupportbotError
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ Basis = Literal["kb", "default", "threshold", "none", "no results"]
 class TokenEvidence(Protocol):
     """Per-token evidence from a late-interaction reranker (see LateInteractionReranker)."""
 
-    def content_token_matches(self, query: str, chunk: Chunk) -> list[float]: ...
+    def content_token_matches(self, query: str, chunk: Chunk) -> list[TokenMatch]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +77,7 @@ class AnswerabilityEstimator:
     ) -> dict[str, float]:
         """The `wanted` features this reranker allows (all of them: what `calibrate` fits on)."""
         matches = None
-        needs_tokens = "weak_token_share" in wanted
+        needs_tokens = not TOKEN_FEATURES.isdisjoint(wanted)
         if (
             needs_tokens
             and self._tokens is not None

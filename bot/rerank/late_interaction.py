@@ -17,11 +17,11 @@ from __future__ import annotations
 import logging
 import unicodedata
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import numpy as np
 
-from bot.domain import Chunk, Vector
+from bot.domain import Chunk, TokenMatch, Vector
 from bot.errors import BackendUnavailable, RerankError
 from bot.rerank.maxsim import maxsim_scores, normalise_rows
 from bot.rerank.token_store import TokenVectorStore
@@ -54,6 +54,28 @@ def is_content_token(token: str) -> bool:
     """False for word pieces made only of punctuation or symbols ("?", "##.", "'")."""
     piece = token.removeprefix("##").removeprefix("▁").removeprefix("Ġ")
     return any(unicodedata.category(char)[0] not in "PSZ" for char in piece)
+
+
+class _Piece(NamedTuple):
+    token_id: int
+    name: str
+    word: str
+    """The whole word the piece belongs to, lower-cased (the piece itself for specials)."""
+
+
+def _word_spans(encoded: Any, length: int) -> list[tuple[int, int] | None]:
+    """Character span of the word each token belongs to; None for special tokens (or
+    every token, when the tokenizer is not a fast one and cannot say)."""
+    offsets = encoded.get("offset_mapping")
+    if offsets is None:
+        return [None] * length
+    word_ids = encoded.word_ids()
+    extent: dict[int, tuple[int, int]] = {}
+    for word_id, (start, end) in zip(word_ids, offsets, strict=True):
+        if word_id is not None:
+            first, _ = extent.get(word_id, (start, end))
+            extent[word_id] = (first, end)
+    return [None if w is None else extent[w] for w in word_ids]
 
 
 class LateInteractionReranker:
@@ -94,41 +116,62 @@ class LateInteractionReranker:
         """The query's normalised token vectors, meaningless tokens dropped when configured."""
         _, (tokens,) = self._embedder.embed_documents_with_tokens([query])
         if self._content_query_tokens:
-            keep = self._content_mask(query, len(tokens))
+            keep = self._content_mask(self._query_pieces(query), len(tokens))
             if keep is not None and keep.any():
                 tokens = tokens[keep]
         return normalise_rows(tokens)
 
-    def content_token_matches(self, query: str, chunk: Chunk) -> list[float]:
+    def content_token_matches(self, query: str, chunk: Chunk) -> list[TokenMatch]:
         """Best cosine in `chunk` of each of the question's content tokens (no specials,
-        punctuation or stopwords): the evidence of whether the passage addresses them."""
+        punctuation or stopwords), with the word each token is part of: the evidence of
+        whether the passage addresses the question's words, and which ones."""
         _, (tokens,) = self._embedder.embed_documents_with_tokens([query])
-        keep = self._content_mask(query, len(tokens), drop_stopwords=True)
+        pieces = self._query_pieces(query)
+        keep = self._content_mask(pieces, len(tokens), drop_stopwords=True)
+        words = [p.word for p in pieces] if len(pieces) == len(tokens) else [""] * len(tokens)
         if keep is not None and keep.any():
             tokens = tokens[keep]
+            words = [word for word, kept in zip(words, keep, strict=True) if kept]
         matrix = np.asarray(self._chunk_tokens([chunk])[chunk.content_hash], dtype=np.float32)
         if not len(matrix):
-            return [0.0] * len(tokens)
-        return [float(v) for v in (normalise_rows(tokens) @ matrix.T).max(axis=1)]
+            return [TokenMatch(word, 0.0) for word in words]
+        best = (normalise_rows(tokens) @ matrix.T).max(axis=1)
+        return [TokenMatch(word, float(v)) for word, v in zip(words, best, strict=True)]
+
+    def _query_pieces(self, query: str) -> list[_Piece]:
+        """The query's tokens as the model's forward pass sees them, each with its word."""
+        tokenizer = self._embedder.tokenizer
+        encoded = tokenizer(
+            query,
+            truncation=True,
+            max_length=self._embedder.max_seq_length,
+            return_offsets_mapping=bool(getattr(tokenizer, "is_fast", False)),
+        )
+        ids: list[int] = encoded["input_ids"]
+        names = tokenizer.convert_ids_to_tokens(ids)
+        spans = _word_spans(encoded, len(ids))
+        return [
+            _Piece(
+                token_id,
+                name,
+                (query[span[0] : span[1]] if span else name.removeprefix("##")).casefold(),
+            )
+            for token_id, name, span in zip(ids, names, spans, strict=True)
+        ]
 
     def _content_mask(
-        self, query: str, length: int, *, drop_stopwords: bool = False
+        self, pieces: Sequence[_Piece], length: int, *, drop_stopwords: bool = False
     ) -> np.ndarray | None:
-        tokenizer = self._embedder.tokenizer
-        ids = tokenizer(query, truncation=True, max_length=self._embedder.max_seq_length)[
-            "input_ids"
-        ]
-        if len(ids) != length:  # tokenised differently from the model's forward pass
+        if len(pieces) != length:  # tokenised differently from the model's forward pass
             return None
         if self._special_ids is None:
-            self._special_ids = frozenset(tokenizer.all_special_ids)
-        pieces = tokenizer.convert_ids_to_tokens(ids)
+            self._special_ids = frozenset(self._embedder.tokenizer.all_special_ids)
         return np.array(
             [
-                token_id not in self._special_ids
-                and is_content_token(piece)
-                and not (drop_stopwords and piece.removeprefix("##").lower() in STOPWORDS)
-                for token_id, piece in zip(ids, pieces, strict=True)
+                piece.token_id not in self._special_ids
+                and is_content_token(piece.name)
+                and not (drop_stopwords and piece.name.removeprefix("##").lower() in STOPWORDS)
+                for piece in pieces
             ],
             dtype=bool,
         )

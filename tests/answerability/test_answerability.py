@@ -48,13 +48,14 @@ def synthetic(n: int, seed: int = 0) -> list[LabelledFeatures]:
         answerable = i % 5 != 0
         margin = rng.normal(0.08 if answerable else 0.03, 0.03)
         weak = rng.normal(0.45 if answerable else 0.75, 0.15)
-        rows.append(LabelledFeatures({"doc_margin": margin, "weak_token_share": weak}, answerable))
+        features = {"doc_margin": margin, "rare_weak_token_share": weak}
+        rows.append(LabelledFeatures(features, answerable))
     return rows
 
 
 def test_logistic_fit_finds_the_direction_of_each_feature() -> None:
     rows = synthetic(200)
-    x = np.array([[r.features["doc_margin"], r.features["weak_token_share"]] for r in rows])
+    x = np.array([[r.features["doc_margin"], r.features["rare_weak_token_share"]] for r in rows])
     y = np.array([r.answerable for r in rows])
     fit = fit_logistic(x, y, l2=1.0)
     assert fit.weights[0] > 0 > fit.weights[1]
@@ -74,7 +75,7 @@ def test_threshold_allows_at_most_the_share_of_false_declines() -> None:
 def test_calibration_reports_out_of_fold_rates_with_intervals() -> None:
     rows = synthetic(200)
     model, report = calibrate(rows, scored_by="late-interaction:test", max_false_decline=0.05)
-    assert model.features == ("doc_margin", "weak_token_share")
+    assert model.features == ("doc_margin", "rare_weak_token_share")
     unanswerable, answerable = report.declined_unanswerable, report.declined_answerable
     assert (unanswerable.of, answerable.of) == (40, 160)
     assert unanswerable.value > 0.5  # the classes are well apart

@@ -236,6 +236,25 @@ def test_content_query_tokens_drop_specials_and_punctuation(
 
 
 @pytest.mark.model
+def test_token_matches_name_the_question_word_of_each_content_token(
+    embedder: SentenceTransformerEmbedder, store: SqliteTokenVectorStore
+) -> None:
+    reranker = LateInteractionReranker(embedder, store)
+    question = "How do I reset my Password with an ornithology?"
+    matches = reranker.content_token_matches(question, CHUNKS[3])
+    pieces = embedder.tokenizer.tokenize(question)
+    # Stopwords, punctuation and specials go; every word piece of a kept word stays.
+    kept = [p for p in pieces if p.lstrip("#") not in {"how", "do", "i", "my", "with", "an", "?"}]
+    assert len(matches) == len(kept)
+    words = [m.word for m in matches]
+    assert words[:2] == ["reset", "password"]
+    assert set(words[2:]) == {"ornithology"} and len(words[2:]) > 1  # several pieces
+    by_word = {m.word: m.match for m in matches}
+    # The password passage matches its own words better than a word it never uses.
+    assert by_word["password"] > 0.8 > by_word["ornithology"]
+
+
+@pytest.mark.model
 def test_unusable_store_is_a_rerank_error(
     embedder: SentenceTransformerEmbedder, tmp_path: Path
 ) -> None:
