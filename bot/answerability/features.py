@@ -117,7 +117,7 @@ def answerability_features(
 
 def rarity_weights(words: Sequence[str], ranked: Sequence[Candidate]) -> list[float]:
     """A weight per question token: its word's IDF among the candidate passages, shared
-    equally by the word's tokens ("ornithology" is four word pieces, one word)."""
+    equally by the word's tokens ("marmalade" is three word pieces, one word)."""
     stems = [stem(word) for word in words]
     if not all(stems):  # the reranker could not say which word a token belongs to
         return [1.0] * len(words)

@@ -49,7 +49,7 @@ def test_an_unmatched_word_no_candidate_contains_weighs_more_than_a_common_one()
 
 
 def test_a_word_of_several_tokens_counts_once() -> None:
-    pieces = [TokenMatch("ornithology", 0.4)] * 4 + [TokenMatch("password", 0.9)]
+    pieces = [TokenMatch("marmalade", 0.4)] * 4 + [TokenMatch("password", 0.9)]
     weights = rarity_weights([m.word for m in pieces], RANKED)
     assert sum(weights[:4]) == pytest.approx(math.log(5 / 0.5))
     assert weights[4] == pytest.approx(math.log(5 / 2.5))  # "password" in two candidates
