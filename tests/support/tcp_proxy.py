@@ -116,9 +116,16 @@ class TcpProxy:
                 continue
             except OSError:
                 return  # the listener was closed: the service is "down"
-            self.accepted += 1
-            self._track(client)
-            if self.mode == "forward":
+            with self._lock:
+                stopped = listener is not self._listener  # stop_service() won the race
+                if not stopped:
+                    self.accepted += 1
+                    self._sockets.add(client)
+                forward = self.mode == "forward"
+            if stopped:
+                reset(client)
+                return
+            if forward:
                 threading.Thread(target=self._relay, args=(client,), daemon=True).start()
             # "hang": the connection stays open, unread and unanswered, until restore().
 

@@ -201,11 +201,22 @@ def _begin(conn: sqlite3.Connection, statement: str) -> None:
     conn.execute(statement)
 
 
+DISK_FULL_RETRY_AFTER_S = 60
+"""Space is freed by a person or a cleanup job, not in seconds."""
+
+
 @contextmanager
 def _translated_errors(path: Path) -> Iterator[None]:
     try:
         yield
     except sqlite3.OperationalError as exc:
+        if exc.sqlite_errorname == "SQLITE_FULL":
+            raise BackendUnavailable(
+                f"the disk holding the embedded search database {path} is full ({exc}): free "
+                "space there or move SUPPORTBOT_DATA_DIR, then run the ingest again; the "
+                "transaction was rolled back and the index serves as it was",
+                retry_after_s=DISK_FULL_RETRY_AFTER_S,
+            ) from exc
         raise BackendUnavailable(
             f"the embedded search database {path} is busy or unreadable: {exc}"
         ) from exc
