@@ -31,6 +31,7 @@ from bot.retrieval.elasticsearch.mapping import (
     IndexMeta,
     index_body,
 )
+from bot.retrieval.elasticsearch.serializer import FastJsonSerializer
 from bot.retrieval.terms import query_terms
 
 logger = logging.getLogger(__name__)
@@ -58,6 +59,8 @@ class ElasticsearchSearch:
 
         `url` names one node, or several separated by commas: a request that fails on one
         node is retried once on another, and a dead node is skipped for a while.
+        One client per backend, so every query reuses its keep-alive connections; JSON
+        goes through orjson (`FastJsonSerializer`), which counts on every request.
         """
         if index_prefix != index_prefix.lower() or not index_prefix.strip("-_"):
             raise ConfigurationError(
@@ -78,7 +81,12 @@ class ElasticsearchSearch:
             )
         self._hosts = len(hosts)
         self.client = AsyncElasticsearch(
-            hosts, api_key=api_key, request_timeout=timeout_s, max_retries=1, retry_on_timeout=False
+            hosts,
+            api_key=api_key,
+            request_timeout=timeout_s,
+            max_retries=1,
+            retry_on_timeout=False,
+            serializer=FastJsonSerializer(),
         )
         self.slow_client = self.client.options(
             request_timeout=max(30.0, 6 * timeout_s), max_retries=3, retry_on_timeout=True
