@@ -53,8 +53,12 @@ class PipelineParams:
 
 
 def clean_query(query: str, max_chars: int) -> str:
-    """Normalise whitespace and control characters; reject empty or oversized input."""
-    text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in query)
+    """Normalise whitespace and control characters; reject empty or oversized input.
+
+    Only control characters (and lone surrogates, which the API never lets in) go: the
+    API's VISIBLE_TEXT pattern accepts any other character, as text a customer may type.
+    """
+    text = "".join(" " if unicodedata.category(ch) in ("Cc", "Cs") else ch for ch in query)
     text = " ".join(text.split())
     if not text:
         raise InvalidRequest("the query is empty; type a question")

@@ -210,7 +210,13 @@ class Settings(BaseSettings):
     require_api_keys: bool = Field(
         False, description="Refuse /v1 calls without an admin or widget key (set in production)."
     )
-    max_body_bytes: int = Field(64 * 1024, ge=1024, description="Request body size limit.")
+    max_body_bytes: int = Field(
+        5 * 1024 * 1024,
+        ge=1024,
+        description="JSON body size limit (413 above). The default fits the largest body the "
+        "schema allows (a 50-turn handoff transcript, non-ASCII escaped); below that, the "
+        "server warns at start-up that it refuses some valid requests.",
+    )
     # Per client IP: rate_limit_per_minute / rate_limit_burst above.
     rate_limit_key_per_minute: float = Field(600.0, gt=0, description="Per API/widget key.")
     rate_limit_key_burst: int = Field(60, ge=1)

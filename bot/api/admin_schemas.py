@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, SecretStr
 
-from bot.api.schemas import KB_PATTERN
+from bot.api.schemas import JSON_INT, KB_MAX_CHARS, KB_PATTERN, SourceId
 from bot.jobs.protocol import JobProgress, JobState
 from bot.kb_admin import KbOverview
+from bot.sources.catalog import connector_kinds
 from bot.sources.connected import ConnectedSource, SyncRun
 from bot.sources.registry import KbSource
 
@@ -21,13 +22,17 @@ def _utc(timestamp: float | None) -> dt.datetime | None:
 
 
 class CreateKbRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
-    kb: str = Field(pattern=KB_PATTERN, description="Lowercase letters, digits, - and _.")
+    kb: str = Field(
+        pattern=KB_PATTERN,
+        max_length=KB_MAX_CHARS,
+        description="Lowercase letters, digits, - and _.",
+    )
 
 
 class RegisterFolderRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     type: Literal["folder"] = "folder"
 
@@ -40,7 +45,7 @@ class RegisterFolderRequest(BaseModel):
 class SecretIn(BaseModel):
     """A credential: its value (stored outside the index, mode 0600) or an env variable."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     value: SecretStr | None = Field(None, description="Never returned or logged.")
     env: str | None = Field(
@@ -49,9 +54,12 @@ class SecretIn(BaseModel):
 
 
 class ConnectSourceRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
-    type: str = Field(description="Source type: git, sitemap, zendesk, intercom, freshdesk, ...")
+    type: str = Field(
+        description="Source type: git, sitemap, zendesk, intercom, freshdesk, ...",
+        json_schema_extra={"enum": list[JsonValue](connector_kinds())},
+    )
     options: dict[str, Any] = Field(
         default_factory=dict,
         description="The type's options (`supportbot kb add-source "
@@ -60,8 +68,8 @@ class ConnectSourceRequest(BaseModel):
     secrets: dict[str, SecretIn] = Field(
         default_factory=dict, description="Credentials by name; omitted ones are kept."
     )
-    interval_s: int | None = Field(
-        None, ge=60, description="Sync every this many seconds; null = on demand only."
+    interval_s: Annotated[int, Field(ge=60), JSON_INT] | None = Field(
+        None, description="Sync every this many seconds; null = on demand only."
     )
     ingest: bool = Field(True, description="Queue a sync now.")
 
@@ -70,9 +78,9 @@ SourceRequest = RegisterFolderRequest | ConnectSourceRequest
 
 
 class DeleteDocumentsRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
-    source_ids: list[str] = Field(min_length=1, max_length=1000)
+    source_ids: list[SourceId] = Field(min_length=1, max_length=200)
 
 
 class IndexVersion(BaseModel):

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from bot import __doc__ as BOT_DOC
 from bot.api.admission import AdmissionMiddleware
 from bot.api.errors import install_error_handlers
+from bot.api.openapi import install_openapi, warn_if_body_cap_refuses_valid_requests
 from bot.api.request_observer import RequestObserverMiddleware
 from bot.api.routes import (
     admin,
@@ -41,10 +42,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     if services is None:
         settings = settings or Settings()
+        served = settings
         # Built before the services: the app's tracing middleware must exist before it starts.
         tracer_provider = build_tracer_provider(settings)
     else:
         tracer_provider = services.tracer_provider
+        served = services.settings
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -59,6 +62,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             app.state.services = services
         if app.state.services.settings.request_log:
             install_request_log()
+        warn_if_body_cap_refuses_valid_requests(app, app.state.services.settings.max_body_bytes)
         scheduler = _start_sync_scheduler(app.state.services)
         try:
             yield
@@ -75,6 +79,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         version="0.1.0",
         lifespan=lifespan,
     )
+    install_openapi(app, served)
     install_error_handlers(app)
     app.add_middleware(AdmissionMiddleware)  # inside the per-client limits: 429 comes first
     install_security(app)

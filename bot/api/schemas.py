@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from bot.answer import Answer, SearchOutcome
 from bot.domain import Candidate
@@ -12,6 +12,38 @@ from bot.generation.citations import Citation
 
 KB_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 CONVERSATION_ID_PATTERN = r"^[A-Za-z0-9_-]{8,128}$"
+KB_MAX_CHARS = 63
+ID_MAX_CHARS = 128
+"""Also in the patterns; stated as `maxLength` so that body sizes can be bounded."""
+TURN_MAX_CHARS = 8000
+VISIBLE_TEXT = r"[^\s\x00-\x1f\x7f-\x9f]"
+"""At least one character that is neither whitespace nor a control character."""
+
+QuestionText = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=4000,
+        pattern=VISIBLE_TEXT,
+        description="The customer's question. Its longest length is SUPPORTBOT_MAX_QUERY_CHARS "
+        "(the schema served by /openapi.json shows the configured value).",
+        json_schema_extra={"x-max-length-setting": "max_query_chars"},
+    ),
+]
+"""What the pipeline searches: longer than `max_query_chars`, or blank, it is refused."""
+
+
+def _integral(value: object) -> object:
+    """18.0 is an integer in JSON Schema; strict pydantic would refuse it."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+JSON_INT = BeforeValidator(_integral)
+"""For integers in strict request models (3 and 3.0, never "3" or true), after the
+constraints: `Annotated[int, Field(ge=1), JSON_INT]` keeps them in the JSON schema."""
+SourceId = Annotated[str, Field(min_length=1, max_length=512, description="A document's path.")]
 
 
 class ErrorBody(BaseModel):
@@ -24,11 +56,13 @@ class ErrorResponse(BaseModel):
 
 
 class SearchRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
-    kb: str = Field(pattern=KB_PATTERN, description="Knowledge base name.")
-    query: str = Field(min_length=1, max_length=4000)
-    top_k: int | None = Field(None, ge=1, le=50, description="Results to return (default 5).")
+    kb: str = Field(pattern=KB_PATTERN, max_length=KB_MAX_CHARS, description="Knowledge base name.")
+    query: QuestionText
+    top_k: Annotated[int, Field(ge=1, le=50), JSON_INT] | None = Field(
+        None, description="Results to return (default 5)."
+    )
     mode: Literal["bm25", "dense", "hybrid"] = "hybrid"
     rerank: bool = True
 
@@ -99,29 +133,27 @@ class SearchResponse(BaseModel):
 
 
 class ChatTurn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
     role: Literal["user", "assistant"]
-    content: str = Field(max_length=8000)
+    content: str = Field(max_length=TURN_MAX_CHARS)
 
 
 class ChatRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
-    kb: str = Field(pattern=KB_PATTERN)
-    message: str = Field(min_length=1, max_length=4000, description="The customer's question.")
+    kb: str = Field(pattern=KB_PATTERN, max_length=KB_MAX_CHARS)
+    message: QuestionText
     history: list[ChatTurn] = Field(default_factory=list, max_length=20)
     conversation_id: str | None = Field(
         None,
         pattern=CONVERSATION_ID_PATTERN,
+        max_length=ID_MAX_CHARS,
         description="Let the server keep the history: earlier turns of this conversation "
-        "(the latest ones, for a limited time) are used for follow-up questions. Send either "
-        "this or `history`.",
+        "(the latest ones, for a limited time) are used for follow-up questions, and this "
+        "turn is added to them. A non-empty `history` sent with it is used instead of the "
+        "server's copy for this turn (as the generic webhook does).",
     )
-
-    @model_validator(mode="after")
-    def _one_history(self) -> ChatRequest:
-        if self.conversation_id is not None and self.history:
-            raise ValueError("send either `conversation_id` (server-kept history) or `history`")
-        return self
 
 
 class CitationOut(BaseModel):

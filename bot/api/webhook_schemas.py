@@ -18,22 +18,25 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.api.schemas import ChatTurn, CitationOut
+from bot.api.schemas import ID_MAX_CHARS, ChatTurn, CitationOut, QuestionText
 from bot.api.widget_schemas import CONVERSATION_ID_PATTERN
 from bot.helpdesk.turns import TurnOutcome
 
 
 class GenericRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
-    question: str = Field(min_length=1, max_length=4000)
-    conversation_id: str = Field(pattern=CONVERSATION_ID_PATTERN)
+    question: QuestionText
+    conversation_id: str = Field(pattern=CONVERSATION_ID_PATTERN, max_length=ID_MAX_CHARS)
     callback_url: str | None = Field(
         None, max_length=2000, description="Answer later, by a signed POST to this URL."
     )
     history: list[ChatTurn] = Field(default_factory=list, max_length=20)
     event_id: str | None = Field(
-        None, pattern=CONVERSATION_ID_PATTERN, description="Deliveries with one id run once."
+        None,
+        pattern=CONVERSATION_ID_PATTERN,
+        max_length=ID_MAX_CHARS,
+        description="Deliveries with one id run once.",
     )
 
 

@@ -6,20 +6,22 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.api.schemas import KB_PATTERN, ChatTurn
+from bot.api.schemas import ID_MAX_CHARS, KB_MAX_CHARS, KB_PATTERN, ChatTurn, SourceId
 
 CONVERSATION_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
 
 
 class FeedbackRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
-    kb: str = Field(pattern=KB_PATTERN)
+    kb: str = Field(pattern=KB_PATTERN, max_length=KB_MAX_CHARS)
     rating: Literal["up", "down"] = Field(description="Thumbs up or down.")
     question: str = Field(min_length=1, max_length=4000)
     answer: str = Field(min_length=1, max_length=8000)
-    conversation_id: str | None = Field(None, pattern=CONVERSATION_ID_PATTERN)
-    source_ids: list[str] = Field(default_factory=list, max_length=20)
+    conversation_id: str | None = Field(
+        None, pattern=CONVERSATION_ID_PATTERN, max_length=ID_MAX_CHARS
+    )
+    source_ids: list[SourceId] = Field(default_factory=list, max_length=20)
     comment: str | None = Field(None, max_length=2000)
 
 
@@ -29,10 +31,12 @@ class FeedbackResponse(BaseModel):
 
 
 class HandoffBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
-    kb: str = Field(pattern=KB_PATTERN)
-    conversation_id: str | None = Field(None, pattern=CONVERSATION_ID_PATTERN)
+    kb: str = Field(pattern=KB_PATTERN, max_length=KB_MAX_CHARS)
+    conversation_id: str | None = Field(
+        None, pattern=CONVERSATION_ID_PATTERN, max_length=ID_MAX_CHARS
+    )
     reason: Literal["user_request", "no_answer"] = "user_request"
     transcript: list[ChatTurn] = Field(
         default_factory=list, max_length=50, description="The conversation so far, oldest first."

@@ -310,6 +310,7 @@ def test_chat_keeps_history_per_conversation_id(
     )
     assert streamed.status_code == 200 and '"conversation_id": "conv-12345"' in streamed.text
     assert len(asyncio.run(store.load(kb, "conv-12345"))) == 6
+    # Both: the client's history is used for this turn, which is still kept on the server.
     both = client.post(
         "/v1/chat",
         json={
@@ -319,4 +320,6 @@ def test_chat_keeps_history_per_conversation_id(
             "history": [{"role": "user", "content": "x"}],
         },
     )
-    assert both.status_code == 422
+    assert both.status_code == 200, both.text
+    kept = asyncio.run(store.load(kb, "conv-12345"))
+    assert len(kept) == 8 and kept[6] == Turn("user", "hi")

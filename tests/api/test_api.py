@@ -106,11 +106,16 @@ def test_errors_are_json_with_stable_codes(client: httpx.Client) -> None:
     assert invalid.status_code == 422
     assert invalid.json()["error"]["code"] == "validation_error"
     assert "top_k" in invalid.json()["error"]["message"]
-    blank = client.post("/v1/search", json={"kb": KB, "query": "   \n\t "})
-    assert blank.status_code == 400
-    assert blank.json()["error"]["code"] == "invalid_request"
+    blank = client.post("/v1/search", json={"kb": KB, "query": "   \n\t "})  # schema: VISIBLE_TEXT
+    assert blank.status_code == 422
+    assert blank.json()["error"]["code"] == "validation_error"
+    assert "query" in blank.json()["error"]["message"]
     nowhere = client.get("/v1/nowhere")
     assert nowhere.status_code == 404 and nowhere.json()["error"]["code"] == "not_found"
+    # 405 names every method of the path, not only the first route's (one route per method)
+    for path, allowed in (("/admin/kbs", "GET, POST"), ("/admin/kbs/x", "DELETE, GET")):
+        refused = client.request("OPTIONS", path)
+        assert refused.status_code == 405 and refused.headers["allow"] == allowed
 
 
 def test_chat_without_llm_answers_extractively_with_citations(client: httpx.Client) -> None:

@@ -155,11 +155,11 @@ def test_errors_reach_the_sdk_as_typed_exceptions(servers: dict[str, str]) -> No
             model="no-such-kb", messages=[{"role": "user", "content": "hi"}]
         )
     assert missing.value.code == "kb_not_found"
-    with pytest.raises(openai.BadRequestError) as last_not_user:
+    with pytest.raises(openai.BadRequestError) as no_question:
         client.chat.completions.create(
             model=SAMPLE_KB, messages=[{"role": "assistant", "content": "hello"}]
         )
-    assert "last message" in str(last_not_user.value)
+    assert "no 'user' message" in str(no_question.value)
     with pytest.raises(openai.UnprocessableEntityError):
         client.chat.completions.create(
             model="Bad Name!", messages=[{"role": "user", "content": "x"}]

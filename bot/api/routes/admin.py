@@ -30,8 +30,9 @@ from bot.api.admin_schemas import (
     UploadAccepted,
 )
 from bot.api.deps import get_services
+from bot.api.responses import ADMIN, BODY, errors
 from bot.api.routes import admin_insights, admin_jobs
-from bot.api.schemas import KB_PATTERN, ErrorResponse
+from bot.api.schemas import KB_PATTERN
 from bot.errors import InvalidRequest, PayloadTooLarge
 from bot.kb_admin import KnowledgeBaseAdmin, SecretInput
 from bot.sources.upload_checks import ACCEPTED, MB, UploadLimits
@@ -41,7 +42,7 @@ router = APIRouter(
     prefix="/admin",
     tags=["admin"],
     dependencies=[Depends(require_admin_key)],
-    responses={401: {"model": ErrorResponse}, 403: {"model": ErrorResponse}},
+    responses={**ADMIN, **errors(422, 503)},
 )
 router.include_router(admin_jobs.router)
 router.include_router(admin_insights.router)
@@ -55,12 +56,45 @@ AdminOps = Annotated[KnowledgeBaseAdmin, Depends(get_admin)]
 KbPath = Annotated[str, Path(pattern=KB_PATTERN, description="Knowledge base name.")]
 MULTIPART_OVERHEAD_BYTES = 1 * MB
 """Room for boundaries and part headers on top of the files themselves."""
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}}
-CONFLICT: dict[int | str, dict[str, Any]] = {**NOT_FOUND, 409: {"model": ErrorResponse}}
+UPLOAD_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["files"],
+                    "properties": {
+                        "files": {
+                            "type": "array",
+                            "minItems": 1,
+                            "items": {"type": "string", "format": "binary"},
+                            "description": f"Articles ({ACCEPTED}) or .zip archives of them, "
+                            "each named by its path in the help center.",
+                        },
+                        "base_url": {"type": "string", "description": "Article URL prefix."},
+                    },
+                },
+                "encoding": {
+                    "files": {
+                        "contentType": "text/markdown, text/html, text/plain, application/zip"
+                    }
+                },
+            }
+        },
+    }
+}
+"""Read by hand (streamed, size-checked before parsing), so documented here."""
+NOT_FOUND = errors(404)
+CONFLICT = errors(404, 409)
 
 
 @router.post(
-    "/kbs", status_code=201, response_model=KbDetail, responses=CONFLICT, summary="Create a KB"
+    "/kbs",
+    status_code=201,
+    response_model=KbDetail,
+    responses={**CONFLICT, **BODY},
+    summary="Create a KB",
 )
 async def create_kb(body: CreateKbRequest, admin: AdminOps) -> KbDetail:
     return KbDetail.from_overview(await admin.create(body.kb))
@@ -112,12 +146,8 @@ async def delete_kb(kb: KbPath, admin: AdminOps) -> Response:
     description=f"multipart/form-data with one or more `files` ({ACCEPTED}) and an optional "
     "`base_url`. Files are merged into the KB's upload folder (same path = replaced); "
     "nothing is stored unless every file passes the checks.",
-    responses={
-        **CONFLICT,
-        400: {"model": ErrorResponse},
-        413: {"model": ErrorResponse},
-        415: {"model": ErrorResponse},
-    },
+    responses={**CONFLICT, **BODY, **errors(415)},
+    openapi_extra=UPLOAD_BODY,
 )
 async def upload(kb: KbPath, request: Request, admin: AdminOps) -> UploadAccepted:
     limits = UploadLimits.from_settings(get_services(request).settings)
@@ -139,7 +169,7 @@ async def upload(kb: KbPath, request: Request, admin: AdminOps) -> UploadAccepte
     "/kbs/{kb}/source",
     status_code=202,
     response_model=SourceRegistered,
-    responses=CONFLICT,
+    responses={**CONFLICT, **BODY},
     summary="Set the KB's source: a server folder or a connected source (git, website, ...)",
     description='A folder: `{"path": ...}` (under SOURCES_ROOT). A connected source: '
     '`{"type": "git", "options": {...}, "secrets": {"token": {"env": '
@@ -201,7 +231,7 @@ async def reindex(kb: KbPath, admin: AdminOps) -> JobAccepted:
     "/kbs/{kb}/documents/delete",
     status_code=202,
     response_model=JobAccepted,
-    responses=NOT_FOUND,
+    responses={**NOT_FOUND, **BODY},
     summary="Queue the removal of documents (and of their uploaded files)",
 )
 async def delete_documents(

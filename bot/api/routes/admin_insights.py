@@ -8,17 +8,12 @@ from fastapi import APIRouter, Query
 
 from bot.api.deps import ServicesDep
 from bot.api.insights_schemas import InsightsOut
-from bot.api.schemas import KB_PATTERN, ErrorResponse
+from bot.api.responses import errors
+from bot.api.schemas import KB_PATTERN
 from bot.errors import ConfigurationError
 from bot.insights.since import parse_since
 
-router = APIRouter(
-    responses={
-        400: {"model": ErrorResponse},
-        404: {"model": ErrorResponse},
-        503: {"model": ErrorResponse},
-    }
-)
+router = APIRouter(responses=errors(400, 404, 503))
 
 
 @router.get(

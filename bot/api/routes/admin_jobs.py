@@ -8,9 +8,10 @@ from fastapi import APIRouter, Path, Query
 
 from bot.api.admin_schemas import JOB_ID_PATTERN, JobOut
 from bot.api.deps import ServicesDep
-from bot.api.schemas import KB_PATTERN, ErrorResponse
+from bot.api.responses import errors
+from bot.api.schemas import KB_PATTERN
 
-router = APIRouter(prefix="/jobs", responses={404: {"model": ErrorResponse}})
+router = APIRouter(prefix="/jobs", responses=errors(404))
 
 JobIdPath = Annotated[str, Path(pattern=JOB_ID_PATTERN, description="As returned on submit.")]
 

@@ -11,11 +11,11 @@ from fastapi.responses import StreamingResponse
 from bot.answer import Answer, AnswerDelta, AnswerStart
 from bot.api.deps import ServicesDep
 from bot.api.errors import status_for
+from bot.api.responses import BODY, KEYED, errors
 from bot.api.schemas import (
     ChatRequest,
     ChatResponse,
     CitationOut,
-    ErrorResponse,
     HandoffOut,
     SearchResponse,
 )
@@ -24,7 +24,7 @@ from bot.generation.protocol import Turn
 from bot.helpdesk.turns import TurnOutcome
 from bot.services import Services
 
-router = APIRouter(prefix="/v1", tags=["chat"])
+router = APIRouter(prefix="/v1", tags=["chat"], responses=KEYED)
 
 
 def _history(body: ChatRequest) -> list[Turn]:
@@ -35,8 +35,8 @@ HISTORY_UNAVAILABLE = "conversation history unavailable (store unreachable); ans
 
 
 async def _load_history(body: ChatRequest, services: Services) -> tuple[list[Turn], list[str]]:
-    """The request's own history, or the stored one for `conversation_id`."""
-    if body.conversation_id is None:
+    """The request's own history, or else the stored one for `conversation_id`."""
+    if body.conversation_id is None or body.history:
         return _history(body), []
     stored = await services.conversations.load(body.kb, body.conversation_id)
     return (stored, []) if stored is not None else ([], [HISTORY_UNAVAILABLE])
@@ -66,7 +66,7 @@ def _response(outcome: TurnOutcome, body: ChatRequest, notes: list[str]) -> Chat
 @router.post(
     "/chat",
     response_model=ChatResponse,
-    responses={404: {"model": ErrorResponse}, 503: {"model": ErrorResponse}},
+    responses={**BODY, **errors(404, 409, 503)},
     summary="Answer a question from the knowledge base, with citations",
 )
 async def chat(body: ChatRequest, services: ServicesDep) -> ChatResponse:
@@ -87,11 +87,13 @@ def _sse(event: str, data: object) -> str:
     summary="Answer as Server-Sent Events",
     response_class=StreamingResponse,
     responses={
+        **BODY,
+        **errors(404, 409, 503),
         200: {
             "content": {"text/event-stream": {}},
             "description": "Events: `start` (citations, search), `delta` ({text}) repeated, "
             "then `done` (the ChatResponse) or `error` ({code, message, status}).",
-        }
+        },
     },
 )
 async def chat_stream(body: ChatRequest, services: ServicesDep) -> StreamingResponse:

@@ -6,18 +6,18 @@ from fastapi import APIRouter
 
 from bot.api.deps import ServicesDep
 from bot.api.edge_deps import EdgeDep
-from bot.api.schemas import ErrorResponse
+from bot.api.responses import BODY, KEYED, errors
 from bot.api.widget_schemas import FeedbackRequest, FeedbackResponse
 from bot.widget.feedback_store import FeedbackRecord
 
-router = APIRouter(prefix="/v1", tags=["widget"])
+router = APIRouter(prefix="/v1", tags=["widget"], responses=KEYED)
 
 
 @router.post(
     "/feedback",
     status_code=201,
     response_model=FeedbackResponse,
-    responses={404: {"model": ErrorResponse}},
+    responses={**BODY, **errors(404, 503)},
     summary="Record whether an answer was helpful",
 )
 async def feedback(body: FeedbackRequest, services: ServicesDep, edge: EdgeDep) -> FeedbackResponse:

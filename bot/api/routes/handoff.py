@@ -7,19 +7,19 @@ from fastapi import APIRouter
 
 from bot.api.deps import ServicesDep
 from bot.api.edge_deps import EdgeDep
-from bot.api.schemas import ErrorResponse
+from bot.api.responses import BODY, KEYED, errors
 from bot.api.widget_schemas import HandoffBody, HandoffResponse
 from bot.errors import BackendUnavailable
 from bot.generation.protocol import Turn
 from bot.helpdesk.handoff import HANDOFF_TEXT, NO_CHANNEL_TEXT, HandoffRequest
 
-router = APIRouter(prefix="/v1", tags=["widget"])
+router = APIRouter(prefix="/v1", tags=["widget"], responses=KEYED)
 
 
 @router.post(
     "/handoff",
     response_model=HandoffResponse,
-    responses={404: {"model": ErrorResponse}, 503: {"model": ErrorResponse}},
+    responses={**BODY, **errors(404, 503)},
     summary="Hand the conversation to a person",
 )
 async def handoff(body: HandoffBody, services: ServicesDep, edge: EdgeDep) -> HandoffResponse:

@@ -17,7 +17,11 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Index, embedder, reranker and LLM state")
+@router.get(
+    "/readyz",
+    summary="Index, embedder, reranker and LLM state",
+    responses={503: {"description": "Not ready: the search backend cannot answer (same body)."}},
+)
 async def readyz(services: ServicesDep) -> Any:
     """503 when the search backend cannot answer; degraded components are listed either way."""
     body = await services.readiness()

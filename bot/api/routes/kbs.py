@@ -5,12 +5,18 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from bot.api.deps import ServicesDep
+from bot.api.responses import KEYED, errors
 from bot.api.schemas import KbInfo
 
-router = APIRouter(prefix="/v1", tags=["knowledge bases"])
+router = APIRouter(prefix="/v1", tags=["knowledge bases"], responses=KEYED)
 
 
-@router.get("/kbs", response_model=list[KbInfo], summary="List knowledge bases")
+@router.get(
+    "/kbs",
+    response_model=list[KbInfo],
+    responses=errors(503),
+    summary="List knowledge bases",
+)
 async def list_kbs(services: ServicesDep) -> list[KbInfo]:
     infos = []
     for kb in await services.backend.list_kbs():

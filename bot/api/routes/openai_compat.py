@@ -27,12 +27,13 @@ from bot.api.openai_schemas import (
     completion_id,
     now_s,
 )
-from bot.api.schemas import CitationOut, ErrorResponse
+from bot.api.responses import BODY, KEYED, errors
+from bot.api.schemas import CitationOut
 from bot.errors import SupportbotError
 from bot.generation.citations import Citation
 from bot.helpdesk.turns import TurnEvent, TurnOutcome
 
-router = APIRouter(prefix="/v1", tags=["OpenAI-compatible"])
+router = APIRouter(prefix="/v1", tags=["OpenAI-compatible"], responses=KEYED)
 
 
 @router.post(
@@ -40,8 +41,8 @@ router = APIRouter(prefix="/v1", tags=["OpenAI-compatible"])
     response_model=ChatCompletion,
     responses={
         200: {"content": {"text/event-stream": {}}},
-        400: {"model": ErrorResponse},
-        404: {"model": ErrorResponse},
+        **BODY,
+        **errors(404, 409, 503),
     },
     summary="OpenAI-compatible chat completions; `model` is the knowledge base",
 )

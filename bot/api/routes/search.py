@@ -5,15 +5,16 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from bot.api.deps import PipelineDep
-from bot.api.schemas import ErrorResponse, SearchRequest, SearchResponse
+from bot.api.responses import BODY, KEYED, errors
+from bot.api.schemas import SearchRequest, SearchResponse
 
-router = APIRouter(prefix="/v1", tags=["search"])
+router = APIRouter(prefix="/v1", tags=["search"], responses=KEYED)
 
 
 @router.post(
     "/search",
     response_model=SearchResponse,
-    responses={404: {"model": ErrorResponse}, 503: {"model": ErrorResponse}},
+    responses={**BODY, **errors(404, 409, 503)},
     summary="Hybrid search with reranking",
 )
 async def search(body: SearchRequest, pipeline: PipelineDep) -> SearchResponse:

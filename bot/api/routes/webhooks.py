@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import JSONResponse
@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from bot.api.deps import ServicesDep
 from bot.api.edge_deps import EdgeDep, SettingsDep
-from bot.api.schemas import ErrorResponse
+from bot.api.responses import errors, json_body
 from bot.api.webhook_schemas import Accepted, GenericRequest, GenericResult
 from bot.errors import InvalidRequest, SupportbotError, Unauthorized
 from bot.generation.protocol import Turn
@@ -30,6 +30,7 @@ from bot.helpdesk.generic import (
 from bot.helpdesk.zendesk_events import ZendeskEvent, ticket_question
 from bot.helpdesk.zendesk_triggers import (
     ACCOUNT_HEADER,
+    TriggerBody,
     ignore_reason,
     parse_trigger,
     trigger_question,
@@ -48,16 +49,15 @@ from bot.settings import Settings
 log = logging.getLogger(__name__)
 M = TypeVar("M", ZendeskEvent, GenericRequest)
 router = APIRouter(prefix="/v1/webhooks", tags=["helpdesk webhooks"])
-ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorResponse},
-    404: {"model": ErrorResponse},
-}
+ERRORS = errors(400, 401, 404, 409, 413, 503)
+"""Webhooks validate their own bodies after the signature: a bad body is a 400, not a 422."""
 
 
 @router.post(
     "/zendesk",
     response_model=Accepted,
     responses=ERRORS,
+    openapi_extra=json_body(ZendeskEvent, "A Zendesk event subscription's ticket event."),
     summary="Zendesk ticket events: answer the ticket as an internal note or public reply",
 )
 async def zendesk(request: Request, edge: EdgeDep, settings: SettingsDep) -> Accepted:
@@ -86,7 +86,8 @@ async def zendesk(request: Request, edge: EdgeDep, settings: SettingsDep) -> Acc
 @router.post(
     "/zendesk/trigger",
     response_model=Accepted,
-    responses={**ERRORS, 400: {"model": ErrorResponse}},
+    responses=ERRORS,
+    openapi_extra=json_body(TriggerBody, "The body pasted into the trigger's webhook action."),
     summary="Zendesk trigger/automation webhook (the documented body): answer the ticket",
 )
 async def zendesk_trigger(request: Request, edge: EdgeDep, settings: SettingsDep) -> Accepted:
@@ -111,6 +112,7 @@ async def zendesk_trigger(request: Request, edge: EdgeDep, settings: SettingsDep
     "/generic",
     response_model=GenericResult,
     responses={**ERRORS, 202: {"model": Accepted}},
+    openapi_extra=json_body(GenericRequest, "The generic contract (bot.api.webhook_schemas)."),
     summary="Generic signed webhook: answer now, or later by signed callback",
 )
 async def generic(

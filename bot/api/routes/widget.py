@@ -14,7 +14,10 @@ router = APIRouter(tags=["widget"])
 @router.get(
     "/widget.js",
     response_class=Response,
-    responses={200: {"content": {"application/javascript": {}}}},
+    responses={
+        200: {"content": {"application/javascript": {}}},
+        304: {"description": "Not modified (`If-None-Match` matched the ETag)."},
+    },
     summary='The chat widget: `<script src=".../widget.js" data-kb="acme" async>`',
 )
 async def widget_js(request: Request) -> Response:
