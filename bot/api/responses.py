@@ -30,8 +30,8 @@ DESCRIPTIONS: dict[int, str] = {
     415: "A file type the upload does not accept.",
     422: "The request does not match this schema; the message lists each problem.",
     429: "Too many requests from this key or address; retry after `Retry-After` seconds.",
-    503: "A backend (search index, cache, queue, helpdesk) is down or overloaded; retry "
-    "after `Retry-After` seconds.",
+    503: "A backend (search index, cache, queue, helpdesk) is down, or this process is at "
+    "capacity (code `overloaded`, bot.api.admission); retry after `Retry-After` seconds.",
 }
 
 
