@@ -18,7 +18,8 @@
   var API = (script.getAttribute("data-api") || new URL(script.src, location.href).origin).replace(/\/$/, "");
   var TITLE = script.getAttribute("data-title") || "Help";
   var STORE = "supportbot:" + API + ":" + KB;
-  var MAX_CHARS = 4000;
+  // The server refuses longer questions (SUPPORTBOT_MAX_QUERY_CHARS; /openapi.json shows it).
+  var MAX_CHARS = parseInt(script.getAttribute("data-max-chars") || "2000", 10);
 
   var CSS = [
     ":host{all:initial;position:fixed;right:20px;bottom:20px;z-index:2147483000;",
