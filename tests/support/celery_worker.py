@@ -71,6 +71,19 @@ class CeleryWorker:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=30)
 
+    def pool_children(self) -> list[int]:
+        """Pids of the prefork pool's processes (the ones that run tasks)."""
+        assert self.process is not None
+        parent = self.process.pid
+        children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+        return [int(pid) for pid in children]
+
+    def kill_pool_child(self) -> int:
+        """SIGKILL the process running the task, not the worker: an OOM kill, a segfault."""
+        (child,) = self.pool_children()
+        os.kill(child, signal.SIGKILL)
+        return child
+
     def stop(self) -> None:
         if not self.alive:
             return
