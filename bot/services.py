@@ -19,7 +19,7 @@ from bot.answerability.estimator import AnswerabilityEstimator, TokenEvidence
 from bot.answerability.store import FileCalibrationStore
 from bot.cache.conversations import ConversationStore
 from bot.cache.protocol import ScoreCache
-from bot.cache.rate_limit import InMemoryRateLimiter, RateLimiter
+from bot.cache.rate_limit import RateLimiter
 from bot.cache.redis_guard import RedisGuard
 from bot.embedding.quantized import ReducedPrecisionEmbedder
 from bot.embedding.sentence_transformer import SentenceTransformerEmbedder
@@ -27,7 +27,7 @@ from bot.errors import ConfigurationError
 from bot.generation.extractive import ExtractiveGenerator
 from bot.generation.protocol import Generator
 from bot.helpdesk.handoff import HandoffNotifier
-from bot.helpdesk.idempotency import IdempotencyStore, InMemoryIdempotencyStore
+from bot.helpdesk.idempotency import IdempotencyStore
 from bot.helpdesk.turns import ConversationTurns
 from bot.helpdesk.zendesk_flow import ZendeskResponder
 from bot.insights.protocol import InsightsStore
@@ -208,7 +208,9 @@ def build_backend(settings: Settings) -> SearchBackend:
 
 @dataclass
 class Stores:
-    """Score cache, conversations, rate limits, idempotency: all in Redis, or all in-process."""
+    """Score cache, conversations, rate limits, idempotency: in Redis when it is set; else
+    the score cache in process and the rest in SQLite in the data dir, so every API
+    process (`serve --workers N`) agrees on them."""
 
     cache: ScoreCache
     conversations: ConversationStore
@@ -222,17 +224,21 @@ class Stores:
 def build_stores(settings: Settings) -> Stores:
     """One pooled Redis client and one outage guard, shared by every store."""
     if not settings.redis_url:
-        from bot.cache.conversations import InMemoryConversationStore
         from bot.cache.memory import InMemoryScoreCache
+        from bot.cache.sqlite_conversations import SqliteConversationStore
+        from bot.cache.sqlite_rate_limit import SqliteRateLimiter
+        from bot.cache.sqlite_state import STATE_FILENAME
+        from bot.helpdesk.sqlite_idempotency import SqliteIdempotencyStore
         from bot.insights.sqlite_store import SqliteInsightsStore
 
+        state = settings.data_dir / STATE_FILENAME
         return Stores(
             InMemoryScoreCache(settings.score_cache_max_entries),
-            InMemoryConversationStore(
-                max_turns=settings.conversation_max_turns, ttl_s=settings.conversation_ttl_s
+            SqliteConversationStore(
+                state, max_turns=settings.conversation_max_turns, ttl_s=settings.conversation_ttl_s
             ),
-            InMemoryRateLimiter(),
-            InMemoryIdempotencyStore(),
+            SqliteRateLimiter(state),
+            SqliteIdempotencyStore(state),
             SqliteInsightsStore(
                 settings.data_dir / "insights.sqlite", retention_s=settings.insights_retention_s
             ),
@@ -280,7 +286,8 @@ def build_sync_engine(
 
 
 def build_job_runner(settings: Settings, context: JobContext) -> JobRunner:
-    """Celery workers when a broker is set; otherwise asyncio tasks in this process."""
+    """Celery workers when a broker is set; otherwise asyncio tasks in this process, unless
+    this is one of several API workers (`NoSharedJobRunner` says why and what to set)."""
     if settings.celery_broker_url:
         from celery import Celery
 
@@ -292,6 +299,10 @@ def build_job_runner(settings: Settings, context: JobContext) -> JobRunner:
             settings.redis_url or settings.celery_broker_url, retention_s=settings.job_retention_s
         )
         return CeleryJobRunner(build_celery_app(settings, Celery), records)
+    if settings.workers > 1:
+        from bot.jobs.unavailable import NoSharedJobRunner
+
+        return NoSharedJobRunner()
     from bot.jobs.inprocess import InProcessJobRunner
 
     return InProcessJobRunner(lambda spec, progress: run_job(spec, context, progress))
@@ -318,6 +329,14 @@ def _late_interaction(
     return RerankerChoice(
         reranker, state or ComponentState(reranker.name), store, kind="late-interaction"
     )
+
+
+def _jobs_state(jobs: JobRunner) -> ComponentState:
+    if jobs.name == "unavailable":
+        from bot.jobs.unavailable import WHAT_TO_DO
+
+        return ComponentState(jobs.name, False, WHAT_TO_DO)
+    return ComponentState(jobs.name)
 
 
 def build_reranker(
@@ -458,15 +477,13 @@ def build_edge(
     pipeline: SupportPipeline,
     backend: SearchBackend,
     *,
-    rate_limiter: RateLimiter | None = None,
-    idempotency: IdempotencyStore | None = None,
+    rate_limiter: RateLimiter,
+    idempotency: IdempotencyStore,
     observer: Observer = NO_OBSERVER,
     insights: Insights | None = None,
 ) -> EdgeServices:
-    """Keys, limits, feedback and helpdesk clients. Pass Redis-backed stores to share them
-    between API processes; the defaults are in-process."""
+    """Keys, limits, feedback and helpdesk clients; the stores come from `build_stores`."""
     http = httpx.AsyncClient(timeout=settings.outbound_timeout_s, follow_redirects=False)
-    idempotency = idempotency or InMemoryIdempotencyStore()
     handoff = HandoffNotifier(
         http,
         settings.handoff_webhook_url,
@@ -480,7 +497,7 @@ def build_edge(
     )
     return EdgeServices(
         keystore=KeyStore(settings.keys_path),
-        rate_limiter=rate_limiter or InMemoryRateLimiter(),
+        rate_limiter=rate_limiter,
         idempotency=idempotency,
         feedback=insights.feedback if insights else feedback_store(settings),
         handoff=handoff,
@@ -606,7 +623,7 @@ def build_services(
             "generator": generator_state,
             "condenser": ComponentState(condenser.name),
             "cache": ComponentState(cache.name),
-            "jobs": ComponentState(jobs.name),
+            "jobs": _jobs_state(jobs),
         },
         redis=stores.redis,
         redis_guard=stores.guard,

@@ -1,10 +1,11 @@
-"""Conversation stores: one contract for the in-memory and the Redis implementation."""
+"""Conversation stores: one contract for the in-memory, SQLite and Redis implementations."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 import redis.asyncio
@@ -16,6 +17,7 @@ from bot.cache.conversations import (
 )
 from bot.cache.redis_client import make_redis_client
 from bot.cache.redis_guard import RedisGuard
+from bot.cache.sqlite_conversations import SqliteConversationStore
 from bot.generation.protocol import Turn
 from tests.support.redis_fixtures import RedisServer, private_redis, redis_url  # noqa: F401
 
@@ -83,6 +85,27 @@ class TestInMemoryConversations(ConversationContract):
         assert len(store) == 2
         assert await store.load("kb", "b") == []
         assert await store.load("kb", "a") == [ask("a")]
+
+
+class TestSqliteConversations(ConversationContract):
+    @pytest.fixture(autouse=True)
+    def _folder(self, tmp_path: Path) -> None:
+        self.path = tmp_path / "state.sqlite"
+
+    def make_store(self, max_turns: int, ttl_s: int) -> ConversationStore:
+        return SqliteConversationStore(self.path, max_turns=max_turns, ttl_s=ttl_s)
+
+    async def test_a_conversation_written_by_one_process_is_read_by_another(self) -> None:
+        writer, reader = self.make_store(4, 60), self.make_store(4, 60)
+        await writer.append("kb", "c", [ask("q1"), reply("a1")])
+        await reader.append("kb", "c", [ask("q2"), reply("a2"), ask("q3")])
+        assert await writer.load("kb", "c") == [reply("a1"), ask("q2"), reply("a2"), ask("q3")]
+
+    async def test_an_unusable_file_is_unavailable_not_an_error(self, tmp_path: Path) -> None:
+        (tmp_path / "junk").write_text("not SQLite", encoding="utf-8")
+        store = SqliteConversationStore(tmp_path / "junk")
+        assert await store.load("kb", "c") is None
+        assert await store.append("kb", "c", [ask("q")]) is False
 
 
 @pytest.mark.redis

@@ -1,10 +1,11 @@
-"""Token-bucket rate limiters: same contract in memory and in Redis (atomic Lua)."""
+"""Token-bucket rate limiters: same contract in memory, in SQLite and in Redis (atomic Lua)."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +17,8 @@ from bot.cache.rate_limit import (
 )
 from bot.cache.redis_client import make_redis_client
 from bot.cache.redis_guard import RedisGuard
+from bot.cache.sqlite_rate_limit import SqliteRateLimiter
+from bot.cache.sqlite_state import STATE_FILENAME
 from tests.support.redis_fixtures import RedisServer, private_redis, redis_url  # noqa: F401
 
 
@@ -103,3 +106,31 @@ async def test_redis_down_falls_back_to_a_local_bucket(
         assert guard.failures == 1, "after one failure Redis is skipped for the cooldown"
     finally:
         await client.aclose(close_connection_pool=True)
+
+
+class TestSqliteRateLimiter(RateLimiterContract):
+    @pytest.fixture(autouse=True)
+    async def _limiter(self, tmp_path: Path) -> AsyncIterator[None]:
+        self.limiter = SqliteRateLimiter(tmp_path / STATE_FILENAME)
+        yield
+        await self.limiter.close()
+
+    async def test_two_processes_share_one_bucket(self, tmp_path: Path) -> None:
+        """Two limiters on one file (as two API processes have), hitting concurrently."""
+        first = SqliteRateLimiter(tmp_path / "shared.sqlite")
+        second = SqliteRateLimiter(tmp_path / "shared.sqlite")
+        limit = RateLimit(per_second=0.01, burst=6)
+        decisions = await asyncio.gather(
+            *(limiter.hit("ip:1", limit) for limiter in (first, second) * 10)
+        )
+        assert sum(d.allowed for d in decisions) == 6
+        assert not any(d.degraded for d in decisions)
+        await first.close()
+        await second.close()
+
+    async def test_an_unusable_file_limits_per_process_and_says_so(self, tmp_path: Path) -> None:
+        (tmp_path / "not-a-db").write_text("this is not SQLite", encoding="utf-8")
+        limiter = SqliteRateLimiter(tmp_path / "not-a-db")
+        decision = await limiter.hit("k", RateLimit(1.0, 2))
+        assert decision.allowed and decision.degraded
+        await limiter.close()
