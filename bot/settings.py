@@ -200,6 +200,13 @@ class Settings(BaseSettings):
     # --- API --------------------------------------------------------------------
     host: str = "127.0.0.1"
     port: int = 8000
+    workers: int = Field(
+        1,
+        ge=1,
+        description="API worker processes `supportbot serve` starts (one per core is a good "
+        "start); more than one shares limits, conversations and idempotency through Redis, "
+        "else SQLite in the data dir, and metrics through PROMETHEUS_MULTIPROC_DIR.",
+    )
     max_query_chars: int = 2000
     admin_api_key: SecretStr | None = None
 

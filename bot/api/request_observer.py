@@ -2,6 +2,8 @@
 
 - A request id: the caller's `X-Request-ID` when it is a sane token, else a new one;
   echoed in the response's `X-Request-ID`, so a customer report can be matched to a log.
+- With several worker processes, `X-Worker-PID`: which one answered (uneven load, and a
+  log line to look for).
 - Prometheus: the request counted and timed by route *template* (`/admin/kbs/{kb}`,
   never the raw path, so label values stay bounded); unmatched requests share one label.
 - One JSON log line per request (logger `supportbot.request`): route, status, duration,
@@ -11,6 +13,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
 import uuid
@@ -22,6 +25,7 @@ from bot.observability.request_log import write_request_line
 from bot.observability.request_record import RequestRecord, current_record
 
 REQUEST_ID_HEADER = "x-request-id"
+WORKER_HEADER = "x-worker-pid"
 _SANE_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 
 
@@ -59,13 +63,15 @@ class RequestObserverMiddleware:
         token = current_record.set(record)
         started = time.perf_counter()
         status = 500  # an exception that escapes every handler becomes a 500
+        extra = [(b"x-request-id", request_id.encode("latin-1"))]
+        if settings.workers > 1:
+            extra.append((WORKER_HEADER.encode(), str(os.getpid()).encode()))
 
         async def observed_send(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = list(message.get("headers", ()))
-                headers.append((b"x-request-id", request_id.encode("latin-1")))
+                headers = [*message.get("headers", ()), *extra]
                 message = {**message, "headers": headers}
             await send(message)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
@@ -186,20 +185,43 @@ def ask(
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default from settings).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Worker processes (default SUPPORTBOT_WORKERS, 1), about one per CPU core. "
+            "They share limits and conversations through Redis or the data dir; background "
+            "jobs then need Celery (README: Serving on several cores).",
+        ),
+    ] = None,
 ) -> None:
     """Run the HTTP API (OpenAPI docs at /docs)."""
     import uvicorn
 
-    from bot.api.app import create_app
+    from bot.api.workers import WORKER_APP, configure_server_logging, prepare_workers
 
     settings = Settings()
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    uvicorn.run(
-        create_app(settings),
-        host=host or settings.host,
-        port=port or settings.port,
-        log_level="info",
-    )
+    count = workers or settings.workers
+    configure_server_logging()
+    try:
+        prepare_workers(settings, count)
+    except SupportbotError as exc:
+        err_console.print(f"[red]error[/red] ({exc.code}): {exc.message}")
+        raise typer.Exit(2) from exc
+    bind_host, bind_port = host or settings.host, port or settings.port
+    if count == 1:
+        from bot.api.app import create_app
+
+        uvicorn.run(create_app(settings), host=bind_host, port=bind_port, log_level="info")
+    else:
+        uvicorn.run(
+            WORKER_APP,
+            factory=True,
+            workers=count,
+            host=bind_host,
+            port=bind_port,
+            log_level="info",
+        )
 
 
 @app.command(name="eval")
