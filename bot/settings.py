@@ -207,6 +207,13 @@ class Settings(BaseSettings):
         "start); more than one shares limits, conversations and idempotency through Redis, "
         "else SQLite in the data dir, and metrics through PROMETHEUS_MULTIPROC_DIR.",
     )
+    worker_healthcheck_timeout_s: int = Field(
+        60,
+        ge=1,
+        description="With several workers, one that does not answer the supervisor's ping "
+        "this long is killed and replaced. Loading models on a busy machine can starve the "
+        "ping for seconds (uvicorn's own default, 5 s, restarts workers in a loop there).",
+    )
     max_query_chars: int = 2000
     admin_api_key: SecretStr | None = None
 

@@ -218,6 +218,7 @@ def serve(
             WORKER_APP,
             factory=True,
             workers=count,
+            timeout_worker_healthcheck=settings.worker_healthcheck_timeout_s,
             host=bind_host,
             port=bind_port,
             log_level="info",

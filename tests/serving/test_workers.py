@@ -22,7 +22,7 @@ from tests.support.redis_fixtures import RedisServer
 from tests.support.sample_kb import SAMPLE_KB, copy_sample
 from tests.support.served import SUPPORTBOT, serve_env, served
 
-pytestmark = pytest.mark.timeout(900)  # the first test waits for two workers to load models
+pytestmark = pytest.mark.timeout(1200)  # the first test waits for two workers to load models
 
 WORKERS = 2
 ADMIN_KEY = "test-admin-key-for-workers"

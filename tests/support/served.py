@@ -43,7 +43,7 @@ def served(
     workers: int,
     log: Path,
     cwd: Path,
-    startup_timeout_s: float = 180.0,
+    startup_timeout_s: float = 420.0,
 ) -> Iterator[str]:
     """Yield the base URL once every worker answers /readyz; stop them all afterwards."""
     port = free_port()
