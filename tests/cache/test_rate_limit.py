@@ -26,11 +26,12 @@ class RateLimiterContract:
     limiter: RateLimiter
 
     async def test_burst_is_allowed_then_refused_with_retry_after(self) -> None:
-        key, limit = uuid.uuid4().hex, RateLimit(per_second=2.0, burst=3)
+        # Slow refill: a busy machine may take a second between hits (thread hops, I/O).
+        key, limit = uuid.uuid4().hex, RateLimit(per_second=0.5, burst=3)
         decisions = [await self.limiter.hit(key, limit) for _ in range(4)]
         assert [d.allowed for d in decisions] == [True, True, True, False]
         assert [d.remaining for d in decisions[:3]] == [2, 1, 0]
-        assert 0.3 < decisions[3].retry_after_s <= 0.5, "one token refills in 0.5 s"
+        assert 1.0 < decisions[3].retry_after_s <= 2.0, "one token refills in 2 s"
 
     async def test_tokens_refill_over_time(self) -> None:
         key, limit = uuid.uuid4().hex, RateLimit(per_second=10.0, burst=2)
