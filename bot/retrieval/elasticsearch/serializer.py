@@ -1,7 +1,7 @@
 """The JSON serializer of supportbot's Elasticsearch client: orjson, and never stricter.
 
 Every query sends a 384-float vector and reads back 50 hits of text; orjson does both in a
-fraction of the standard library's time (about 0.3 ms of client CPU per hybrid query on
+fraction of the standard library's time (about 0.4 ms of client CPU per hybrid query on
 the development machine). orjson refuses what the standard library lets through: lone
 surrogates (a file name Python could not decode keeps its bytes as `\\udcXX`), in a body or
 as a `\\ud800` escape in a response. Those rare bodies take the standard library's path,
