@@ -9,7 +9,7 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock run serve test test-fast lint fmt typecheck elasticsearch elasticsearch-stop clean
+.PHONY: help install lock run serve test test-fast lint fmt typecheck bench elasticsearch elasticsearch-stop clean
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -49,6 +49,9 @@ lint: install ## ruff + mypy
 fmt: install ## Format and fix imports
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+bench: install ## Regenerate the benchmark table in benchmarks/README.md (~15 min; starts ES + Redis)
+	deploy/with-services $(PY) -m benchmarks.report $(BENCH_ARGS)
 
 elasticsearch: ## Start local Elasticsearch on ES_PORT (9200); ES_NODES=3 for a 3-node cluster
 	deploy/elasticsearch/run-local start --port $(ES_PORT) --nodes $(ES_NODES)
