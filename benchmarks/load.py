@@ -67,6 +67,7 @@ class CellResult:
             "p95_ms": self.percentile_ms(95),
             "p99_ms": self.percentile_ms(99),
             "refused": dict(self.refused),
+            "refusal_p50_ms": self.percentile_ms(50, self.refusal_latencies_s),
             "refusal_max_ms": self.percentile_ms(100, self.refusal_latencies_s),
             "errors": dict(self.errors),
         }
@@ -75,6 +76,14 @@ class CellResult:
 def request_body(endpoint: Endpoint, kb: str, question: str) -> dict[str, str]:
     field_name = "query" if endpoint == "search" else "message"
     return {"kb": kb, field_name: question}
+
+
+def _error_code(response: httpx.Response) -> str:
+    """The body's stable error code (`overloaded`, `rate_limited`, `backend_unavailable`)."""
+    try:
+        return str(response.json()["error"]["code"])
+    except (ValueError, KeyError, TypeError):
+        return "no error code"
 
 
 def _retry_after_s(response: httpx.Response) -> float | None:
@@ -123,13 +132,14 @@ async def run_cell(
             if response.status_code == 200:
                 result.latencies_s.append(took)
             elif response.status_code in REFUSALS and (wait := _retry_after_s(response)):
-                result.refused[str(response.status_code)] += 1
+                result.refused[f"{response.status_code} {_error_code(response)}"] += 1
                 result.refusal_latencies_s.append(took)
                 await asyncio.sleep(min(wait, max(0.0, deadline - time.perf_counter())))
             else:
-                kind = response.status_code if response.status_code in REFUSALS else None
-                label = f"{kind} without Retry-After" if kind else str(response.status_code)
-                result.errors[f"HTTP {label}"] += 1
+                label = f"HTTP {response.status_code} {_error_code(response)}"
+                if response.status_code in REFUSALS:
+                    label += " without Retry-After"
+                result.errors[label] += 1
 
     await asyncio.gather(*(user() for _ in range(users)))
     result.seconds = time.perf_counter() - started

@@ -236,7 +236,7 @@ class Settings(BaseSettings):
     rate_limit_key_burst: int = Field(60, ge=1)
     # Admission control (bot/api/admission.py): past these, /v1 answers 503 + Retry-After.
     max_in_flight: int = Field(
-        64,
+        32,
         ge=0,
         description="Per process: /v1 requests served at once (a stream holds its slot until "
         "it ends); 0 = no limit.",
