@@ -30,6 +30,7 @@ import platform
 import re
 import tempfile
 import time
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -248,7 +249,12 @@ async def main(args: argparse.Namespace) -> None:
             for count in workers:
                 env = server_env(values, llm_url, redis_url if count > 1 else None)
                 log_path = scratch / f"serve-{backend}-{count}.log"
-                with supportbot_server(env, count, log_path) as url:
+                with ExitStack() as stack:
+                    try:
+                        url = stack.enter_context(supportbot_server(env, count, log_path))
+                    except RuntimeError as exc:  # one configuration failing keeps the others
+                        notes.append(f"{backend}, {count} workers: not measured ({exc}).")
+                        continue
                     for cell in await load_cells(url, seconds, args.users):
                         endpoint = cell.pop("endpoint")
                         measure = f"`/v1/{endpoint}` (req/s)"
