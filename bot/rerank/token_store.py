@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from bot.cache.sqlite_state import immediate
 from bot.domain import Chunk, Vector
 from bot.errors import BackendUnavailable, ConfigurationError
 from bot.rerank.maxsim import normalise_rows
@@ -212,15 +213,8 @@ class SqliteTokenVectorStore:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._translated(), self._write_lock:
-            conn = self._connection()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+        with self._translated(), self._write_lock, immediate(self._connection()) as conn:
+            yield conn
 
     @contextmanager
     def _translated(self) -> Iterator[None]:
