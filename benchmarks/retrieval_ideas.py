@@ -49,9 +49,9 @@ class Variant:
     rerank_blend: FusionMethod = "rrf"
     evidence: float = 0.1
     rerank_score: str = "li"
-    """`li`, `li_idf:<γ>/<specials>`, `cos:<α>` or `fused:<α>` (α × that score added), or
-    `article:<λ>`: (1 − λ) × the chunk's MaxSim + λ × its article's, each query token's best
-    match over all of that article's chunks among the reranked candidates."""
+    """`li`, `li_idf:<γ>/<specials>`, `li_mask:<k>`, `cos:<α>` or `fused:<α>` (α × that score
+    added), or `article:<λ>`: (1 − λ) × the chunk's MaxSim + λ × its article's, each query
+    token's best match over all of that article's chunks among the reranked candidates."""
 
 
 class Evidence:
@@ -84,7 +84,7 @@ class Evidence:
     def reranked(self, r: QuestionRecord, fused: Ranked, v: Variant) -> list[str]:
         q = self.questions[r.id]
         kind, _, arg = v.rerank_score.partition(":")
-        li: dict[str, float] = q["li_idf"][arg] if kind == "li_idf" else q["li"]
+        li: dict[str, float] = q[kind][arg] if kind in ("li_idf", "li_mask") else q["li"]
         scores = {c: li[c] for c, _ in fused}
         if kind == "cos":
             cosine = {h.chunk_id: h.score for h in r.dense}
@@ -177,6 +177,8 @@ def ideas() -> dict[str, list[Variant]]:
             for lam in (0.1, 0.2, 0.3, 0.5)
             for ev in (0.0, 0.1)
         ],
+        "[MASK] query augmentation": [shipped]
+        + [Variant(f"k={k}", rerank_score=f"li_mask:{k}") for k in (2, 4, 8, 16)],
         "IDF-weighted MaxSim": [shipped]
         + [
             Variant(f"γ={g} specials={s}", rerank_score=f"li_idf:{g}/{s}")

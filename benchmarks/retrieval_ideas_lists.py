@@ -9,6 +9,8 @@ backend. Per question:
   chunks, or over any candidate set, can be replayed;
 - `li_idf`: MaxSim over bm25 ∪ dense candidates with each query token weighted by its
   IDF in the KB's own word pieces, raised to γ (specials kept at 1 or at the mean weight);
+- `li_mask`: MaxSim over the candidates with k [MASK] tokens appended to the question
+  (ColBERT's query augmentation), by k;
 - `li_tokens`: each query token's best cosine in each bm25 ∪ dense candidate, so scores
   over several chunks at once (an article's) can be replayed;
 - `rm3`: BM25 of an RM3-style expansion: the 10 best new terms of the top 10 BM25 chunks'
@@ -46,6 +48,7 @@ from ingestion.embedding_text import text_for_embedding
 
 WORD = re.compile(r"[^\W_]+")
 IDF_GAMMAS = (0.25, 0.5, 1.0, 2.0)
+MASK_COUNTS = (2, 4, 8, 16)
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 
@@ -126,6 +129,13 @@ async def main(kb: str, queries_path: Path, out: Path) -> None:
         li_tokens = {
             c: [round(float(v), 5) for v in row] for c, row in zip(union, per_token, strict=True)
         }
+        li_mask: dict[str, dict[str, float]] = {}
+        for k in MASK_COUNTS:
+            masked = reranker.query_tokens(text + f" {tokenizer.mask_token}" * k)
+            li_mask[str(k)] = {
+                c: float((masked @ matrices[by_id[c].content_hash].T).max(axis=1).mean())
+                for c in union
+            }
         if len(ids) == len(q):
             idf = np.array([math.log((n + 1) / (piece_df[i] + 1)) + 1 for i in ids])
             mask = np.array([i in special for i in ids])
@@ -160,6 +170,7 @@ async def main(kb: str, queries_path: Path, out: Path) -> None:
             "li": li,
             "li_idf": li_idf,
             "li_tokens": li_tokens,
+            "li_mask": li_mask,
             "rm3": [(h.chunk.chunk_id, h.score) for h in rm3],
             "typo": None if typo is None else [(h.chunk.chunk_id, h.score) for h in typo],
         }
