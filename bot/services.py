@@ -436,6 +436,7 @@ def build_generator(
         api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else None,
         base_url=settings.llm_base_url,
         timeout_s=settings.llm_timeout_s,
+        deadline_s=settings.llm_deadline_s,
         max_tokens=settings.llm_max_tokens,
         temperature=settings.llm_temperature,
         observer=observer,

@@ -179,7 +179,15 @@ class Settings(BaseSettings):
     llm_model: str | None = Field(None, description="Any litellm model string; unset = extractive.")
     llm_api_key: SecretStr | None = None
     llm_base_url: str | None = Field(None, description="OpenAI-compatible server base URL.")
-    llm_timeout_s: float = 30.0
+    llm_timeout_s: float = Field(
+        30.0, description="Bounds each wait on the LLM: connecting, the first and every token."
+    )
+    llm_deadline_s: float = Field(
+        60.0,
+        gt=0,
+        description="Bounds the whole LLM answer; past it the answer degrades to extractive "
+        "(a model dripping tokens just under the timeout cannot hold a chat open).",
+    )
     llm_max_tokens: int = 512
     llm_temperature: float = 0.1
     llm_decline_signal: Literal["auto", "tool", "marker"] = Field(

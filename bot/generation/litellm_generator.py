@@ -9,11 +9,13 @@ first: the only network traffic is to the configured model's endpoint.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import os
-from collections.abc import AsyncGenerator, Sequence
+import time
+from collections.abc import AsyncGenerator, Awaitable, Sequence
 from types import ModuleType
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from bot.domain import Candidate
 from bot.errors import ConfigurationError, GenerationError
@@ -31,6 +33,7 @@ from bot.generation.protocol import Turn
 from bot.observability.protocol import NO_OBSERVER, Observer
 
 logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 LITELLM_OFFLINE_ENV = {
     # Use the cost map bundled with the package instead of fetching it at import.
@@ -69,6 +72,7 @@ class LiteLLMGenerator:
         api_key: str | None = None,
         base_url: str | None = None,
         timeout_s: float = 30.0,
+        deadline_s: float = 60.0,
         max_tokens: int = 512,
         temperature: float = 0.1,
         observer: Observer = NO_OBSERVER,
@@ -80,6 +84,7 @@ class LiteLLMGenerator:
         self.model = model
         self.base_url = base_url
         self.timeout_s = timeout_s
+        self.deadline_s = deadline_s
         self.max_tokens = max_tokens
         self.temperature = temperature
         self._api_key = api_key or (PLACEHOLDER_API_KEY if base_url else None)
@@ -122,6 +127,8 @@ class LiteLLMGenerator:
         ModelDeclined when the model signals that the passages do not answer.
 
         `timeout_s` bounds each wait: connecting, the first token and every later one.
+        `deadline_s` bounds the whole answer, so a model that drips tokens just under
+        `timeout_s` cannot hold the request open indefinitely.
         """
         if self._litellm is None:
             try:
@@ -141,9 +148,11 @@ class LiteLLMGenerator:
         response: Any = None
         produced = False
         marker = MarkerFilter()
+        deadline = _Deadline(self.deadline_s)
         try:
-            response = await litellm.acompletion(**request)
-            async for chunk in response:
+            response = await deadline.wait(litellm.acompletion(**request))
+            chunks = aiter(response)
+            while (chunk := await deadline.wait(anext(chunks, None))) is not None:
                 if _calls_a_tool(chunk):
                     # The only tool offered is the no-answer signal; any call declines,
                     # whatever its arguments say (or fail to say).
@@ -161,6 +170,13 @@ class LiteLLMGenerator:
                     self._report_usage(litellm, usage)
         except ModelDeclined:
             raise
+        except _DeadlinePassed:
+            error = GenerationError(
+                f"The language model ({self.model}) was too slow: no complete answer within "
+                f"{self.deadline_s:g} s. Try a faster model, or raise SUPPORTBOT_LLM_DEADLINE_S."
+            )
+            logger.warning("LLM call abandoned after %s: %s", _progress(produced), error.message)
+            raise error from None
         except Exception as exc:
             # Provider code may raise anything; callers degrade on GenerationError only.
             error = translate_llm_error(
@@ -212,6 +228,34 @@ class LiteLLMGenerator:
         if self.base_url is not None:
             request["base_url"] = self.base_url
         return request
+
+
+class _DeadlinePassed(Exception):
+    """The whole answer took longer than `deadline_s` (not one slow wait: that is a timeout)."""
+
+
+class _Deadline:
+    """One deadline shared by every wait of an answer.
+
+    Each wait is bounded by `asyncio.wait_for` rather than a scope around the generator,
+    whose cancellation would land on the consumer while it is suspended at a `yield`.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self._at = time.monotonic() + seconds
+
+    async def wait(self, awaitable: Awaitable[_T]) -> _T:
+        remaining = self._at - time.monotonic()
+        if remaining <= 0:
+            if inspect.iscoroutine(awaitable):
+                awaitable.close()  # never awaited: no "coroutine was never awaited" warning
+            raise _DeadlinePassed
+        try:
+            return await asyncio.wait_for(awaitable, remaining)
+        except TimeoutError:
+            if time.monotonic() < self._at:
+                raise  # a timeout from inside the call, not ours
+            raise _DeadlinePassed from None
 
 
 def _delta_text(chunk: Any) -> str:

@@ -1,4 +1,4 @@
-"""Fault drill: the LLM answers 500s or hangs while customers chat.
+"""Fault drill: the LLM answers 500s, hangs, or drips tokens while customers chat.
 
 The real app (uvicorn, embedded index of the sample help center) talks through litellm to
 the local OpenAI-compatible stub, which is told to fail. Every chat must still be answered,
@@ -27,6 +27,11 @@ from tests.support.sample_kb import SAMPLE_KB, copy_sample, sample_settings
 pytestmark = pytest.mark.model
 
 LLM_TIMEOUT_S = 1.0
+LLM_DEADLINE_S = 2.0
+DRIP_INTERVAL_S = 0.5
+"""Under the per-wait timeout, so only the whole-answer deadline can stop the drip."""
+DRIPPING = StubReply(chunks=["Open Settings "] + ["and "] * 40, chunk_delay_s=DRIP_INTERVAL_S)
+"""Would take 20 s to finish: ten times the deadline."""
 RETRIEVAL_ALLOWANCE_S = 4.0
 """What retrieval and reranking may add on a loaded two-core machine; the bound on a chat
 whose LLM hangs is the LLM timeout plus this, far below the client's own 60 s."""
@@ -52,6 +57,7 @@ def client(
         llm_model="openai/test-model",
         llm_base_url=stub.base_url,
         llm_timeout_s=LLM_TIMEOUT_S,
+        llm_deadline_s=LLM_DEADLINE_S,
         rate_limit_per_minute=100_000.0,
         rate_limit_burst=10_000,
     )
@@ -183,3 +189,52 @@ def test_hung_llm_calls_do_not_hold_up_other_requests(
         assert response.status_code == 200, response.text
         assert_degraded_extractive(response.json(), "did not respond")
         assert elapsed < LLM_TIMEOUT_S + RETRIEVAL_ALLOWANCE_S * 2, elapsed
+
+
+def test_a_model_dripping_tokens_under_the_timeout_is_cut_off_at_the_answer_deadline(
+    client: httpx.Client, stub: OpenAIStubServer
+) -> None:
+    stub.reply = DRIPPING
+    before = scrape(client)
+    bound = LLM_DEADLINE_S + RETRIEVAL_ALLOWANCE_S
+
+    chatted, elapsed = timed_chat(client)
+    assert chatted.status_code == 200, chatted.text
+    assert_degraded_extractive(
+        chatted.json(), f"too slow: no complete answer within {LLM_DEADLINE_S:g} s"
+    )
+    assert LLM_DEADLINE_S * 0.9 <= elapsed < bound, elapsed
+
+    started = time.perf_counter()
+    compat = client.post(
+        "/v1/chat/completions",
+        json={"model": SAMPLE_KB, "messages": [{"role": "user", "content": QUESTION}]},
+    )
+    assert time.perf_counter() - started < bound
+    assert compat.status_code == 200, compat.text
+    assert "[1]" in compat.json()["choices"][0]["message"]["content"], "the passages answer"
+
+    started = time.perf_counter()
+    with client.stream("POST", "/v1/chat/stream", json={"kb": SAMPLE_KB, "message": QUESTION}) as r:
+        assert r.status_code == 200
+        events = sse_events(r)
+    assert time.perf_counter() - started < bound
+    streamed = "".join(data["text"] for name, data in events if name == "delta")
+    kept, _, rest = streamed.partition("\n\n(The answer was interrupted.")
+    assert kept.startswith("Open Settings and and "), "what was sent before the deadline stays"
+    assert rest, "the stream says it was cut short"
+    done = events[-1][1]
+    assert done["answer"] == streamed
+    assert_degraded_extractive(done, "too slow")
+
+    after = scrape(client)
+    assert (
+        value(after, "supportbot_errors_total", **LLM_ERRORS)
+        - value(before, "supportbot_errors_total", **LLM_ERRORS)
+        == 3
+    )
+    degraded = {"mode": "extractive", "result": "degraded"}
+    grew = value(after, "supportbot_answers_total", **degraded) - value(
+        before, "supportbot_answers_total", **degraded
+    )
+    assert grew == 3
