@@ -193,3 +193,17 @@ def test_an_index_changed_by_another_process_is_served_by_every_worker(
 
     after = until_both_workers(search, at_least=4)
     assert all("quokka-mode.md" in sources(r) for r in after)
+
+
+def test_background_jobs_are_refused_with_what_to_do_without_a_broker(server: Server) -> None:
+    """Per-worker job runners would lose jobs between workers: every worker refuses them."""
+    responses = until_both_workers(
+        lambda c: c.get(f"{server.url}/admin/jobs", headers=ADMIN), at_least=2
+    )
+    for response in responses:
+        assert response.status_code == 503, response.text
+        error = response.json()["error"]
+        assert error["code"] == "jobs_unavailable"
+        assert "SUPPORTBOT_CELERY_BROKER_URL" in error["message"]
+    jobs = httpx.get(f"{server.url}/readyz", timeout=30).json()["components"]["jobs"]
+    assert jobs["ok"] is False and "--workers 1" in jobs["detail"]
