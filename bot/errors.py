@@ -13,6 +13,7 @@
     ├── RetrievalError              search backend answered, but with an error
     │   └── EmbeddingModelMismatch  index built with another embedding model
     ├── IngestionError              a document could not be parsed or indexed
+    ├── JobAbandoned                a job's worker process died every time it ran it
     ├── SourceError                 a connected source could not be listed completely
     │   ├── SourceAuthFailed        its credentials are missing, rejected or expired
     │   ├── SourceUnavailable       down, timing out or 5xx after retries (try later)
@@ -91,6 +92,10 @@ class EmbeddingModelMismatch(RetrievalError):
 
 class IngestionError(SupportbotError):
     code = "ingestion_error"
+
+
+class JobAbandoned(SupportbotError):
+    code = "job_abandoned"
 
 
 class SourceError(SupportbotError):

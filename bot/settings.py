@@ -54,6 +54,12 @@ class Settings(BaseSettings):
         3600, description="Unacked tasks are redelivered after this; must exceed the longest job."
     )
     celery_task_max_retries: int = Field(3, description="Retries of a job on BackendUnavailable.")
+    celery_max_worker_deaths: int = Field(
+        3,
+        ge=1,
+        description="A job whose worker process died this many times running it (OOM kill, "
+        "crash) fails instead of being requeued again; the old index keeps serving.",
+    )
     resync_interval_s: int = Field(3600, description="Beat re-syncs folder sources; 0 = never.")
     source_schedule_tick_s: int = Field(
         60, description="How often beat / the in-process scheduler looks for sources due a sync."

@@ -3,7 +3,9 @@
 Tasks take ids and paths, never objects, and are idempotent (see `bot.jobs.work`), which
 is what makes `acks_late` redelivery safe. A `BackendUnavailable` (search backend or Redis
 down) is retried with exponential backoff, a bounded number of times; any other error
-fails the job with its message. Progress goes to the result backend as state `PROGRESS`.
+fails the job with its message, and so does a job whose process died
+`celery_max_worker_deaths` times in a row running it. Progress goes to the result backend
+as state `PROGRESS`.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from typing import TYPE_CHECKING, Any
 from celery import Task
 from celery.exceptions import Ignore
 
-from bot.errors import BackendUnavailable
+from bot.errors import BackendUnavailable, JobAbandoned
 from bot.jobs.celery_runner import CANCELLED, PROGRESS, TASK_NAMES
 from bot.jobs.protocol import JobSpec
+from bot.jobs.records import RedisJobRecords
 from workers.context import worker_context
 from workers.progress import CeleryProgress
 
@@ -86,16 +89,47 @@ def execute(task: Task, spec: JobSpec) -> dict[str, object]:
     progress = CeleryProgress(task, job_id, context.records)
     if context.records.cancel_requested(job_id):
         _stop_cancelled(progress)
-    progress.publish(PROGRESS, progress.meta(phase="starting", done=0, total=0))
+    _give_up_after_worker_deaths(context.records, job_id, context.settings.celery_max_worker_deaths)
     try:
+        progress.publish(PROGRESS, progress.meta(phase="starting", done=0, total=0))
         result = context.run(spec, progress, progress.bind, trace_headers_of(task))
     except asyncio.CancelledError:
         _stop_cancelled(progress)
+    finally:
+        _finish_run(context.records, job_id)
     return {
         "result": dict(result),
         "progress": progress.last.to_json() if progress.last else None,
         "updated_at": time.time(),
     }
+
+
+def _give_up_after_worker_deaths(records: RedisJobRecords, job_id: str, limit: int) -> None:
+    """Fail a job whose process died `limit` times running it, rather than requeue it forever.
+
+    `acks_late` + `reject_on_worker_lost` put a task back whenever its process dies; one that
+    kills the process every time (out of memory on a huge upload, a crashing parser) would
+    otherwise loop for good. Raising fails the job; the old index keeps serving.
+    """
+    deaths = records.start_run(job_id)
+    if deaths >= limit:
+        _finish_run(records, job_id)
+        raise JobAbandoned(
+            f"the worker process died {deaths} times running this job (killed: out of memory? "
+            "crashed?), so it was not run again; see the worker logs, fix the cause and "
+            "submit the job again"
+        )
+    if deaths:
+        logger.warning(
+            "job %s: run %d; its worker process died %d times", job_id, deaths + 1, deaths
+        )
+
+
+def _finish_run(records: RedisJobRecords, job_id: str) -> None:
+    try:
+        records.finish_run(job_id)
+    except BackendUnavailable as exc:  # never mask the job's own outcome
+        logger.warning("job %s: cannot record that its run ended: %s", job_id, exc.message)
 
 
 def trace_headers_of(task: Task) -> dict[str, object]:

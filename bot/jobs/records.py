@@ -104,6 +104,28 @@ class RedisJobRecords:
         except REDIS_ERRORS as exc:
             raise _unavailable(exc) from exc
 
+    def start_run(self, job_id: str) -> int:
+        """Count a run of the job starting; return how many earlier runs never finished.
+
+        A run finishes (`finish_run`) however it ends, except when its process dies, so
+        the count is the number of times in a row a worker process died running the job.
+        """
+        key = self._prefix + job_id
+        try:
+            pipe = self._client.pipeline(transaction=True)
+            pipe.hincrby(key, "unfinished_runs", 1)
+            pipe.expire(key, self._retention_s)  # never a key without expiry, record or not
+            started, _ = pipe.execute()
+        except REDIS_ERRORS as exc:
+            raise _unavailable(exc) from exc
+        return int(started) - 1
+
+    def finish_run(self, job_id: str) -> None:
+        try:
+            self._client.hset(self._prefix + job_id, "unfinished_runs", 0)
+        except REDIS_ERRORS as exc:
+            raise _unavailable(exc) from exc
+
     def close(self) -> None:
         self._client.close()
 

@@ -1,5 +1,6 @@
 """Fault drill: the process running a re-index is SIGKILLed (an OOM kill, a segfault),
-while its Celery worker survives.
+while its Celery worker survives: once (the job is run again and succeeds), and every
+time it runs (after `celery_max_worker_deaths` deaths the job fails instead of looping).
 
 What the code promises (bot/jobs/celery_config.py: `acks_late` + `task_reject_on_worker_lost`):
 the worker sees its pool process die, puts the task back on the queue at once, and the
@@ -11,8 +12,10 @@ tests/jobs/test_celery_worker.py.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -33,6 +36,8 @@ from tests.support.redis_fixtures import RedisServer
 pytestmark = [pytest.mark.celery, pytest.mark.redis, pytest.mark.model]
 
 DOCUMENTS = 60
+MAX_WORKER_DEATHS = 3
+"""The default of SUPPORTBOT_CELERY_MAX_WORKER_DEATHS, which the deployment leaves unset."""
 
 
 @pytest.fixture(scope="module")
@@ -55,15 +60,15 @@ def client(deployment: Deployment) -> Iterator[httpx.Client]:
         yield c
 
 
-def settled_log(worker: CeleryWorker, job_id: str, timeout_s: float = 15.0) -> str:
+def settled_log(worker: CeleryWorker, job_id: str, killed: int = 1, timeout_s: float = 15.0) -> str:
     """The worker's log once every delivery of the job has been dealt with."""
     task = f"Task supportbot.reindex_kb[{job_id}]"
     deadline = time.monotonic() + timeout_s
     while True:
         log = worker.log()
         outcomes = sum(log.count(f"{task} {word}") for word in ("succeeded", "ignored", "raised"))
-        if log.count(f"{task} received") == outcomes + 1 or time.monotonic() > deadline:
-            return log  # + 1: the delivery whose process was killed
+        if log.count(f"{task} received") == outcomes + killed or time.monotonic() > deadline:
+            return log  # + the deliveries whose process was killed
         time.sleep(0.1)
 
 
@@ -104,3 +109,49 @@ def test_pool_process_killed_mid_reindex_is_requeued_at_once_and_completes(
     assert hits(client, "axolotlite") == ["topic-000.md"]
     assert kb_counts(client) == counts, "the rerun rebuild duplicated nothing"
     print(f"\npool process killed: job succeeded {finished_s:.1f}s later, same worker")
+
+
+def wait_for_a_run_embedding(client: httpx.Client, job_id: str, since: float) -> dict[str, Any]:
+    """The job once a run started after `since` (wall clock) is part-way through embedding."""
+    deadline = time.monotonic() + 180
+    while True:
+        job = client.get(f"/admin/jobs/{job_id}", headers=AUTH).json()
+        progress = job["progress"] or {}
+        updated = dt.datetime.fromisoformat(job["updated_at"]).timestamp()
+        fresh = updated > since and progress.get("phase") == "embedding"
+        if fresh and 4 <= progress["done"] < DOCUMENTS:
+            return job
+        assert job["state"] in ("queued", "running") and time.monotonic() < deadline, job
+        time.sleep(0.02)
+
+
+def test_a_job_whose_process_dies_every_run_fails_after_the_limit_and_the_old_index_serves(
+    deployment: Deployment, client: httpx.Client
+) -> None:
+    worker = deployment.worker
+    counts = kb_counts(client)
+    write_corpus(deployment.sources / KB, DOCUMENTS, marker="basilisk")
+    since = time.time()
+    job_id = client.post(f"/admin/kbs/{KB}/reindex", headers=AUTH).json()["job"]["id"]
+    started = time.monotonic()
+    for _ in range(MAX_WORKER_DEATHS):
+        wait_for_a_run_embedding(client, job_id, since)
+        since = time.time()
+        worker.kill_pool_child()
+        assert hits(client, "basilisk") == [], "the old index keeps serving"
+
+    done = wait_job(client, job_id, timeout_s=180)
+    failed_s = time.monotonic() - started
+    log = settled_log(worker, job_id, killed=MAX_WORKER_DEATHS)
+    assert done["state"] == "failed", (done, log[-3000:])
+    assert done["error"].startswith("job_abandoned: "), done
+    assert f"died {MAX_WORKER_DEATHS} times running this job" in done["error"], done
+    assert "see the worker logs" in done["error"]
+    task = f"Task supportbot.reindex_kb[{job_id}]"
+    assert log.count(f"{task} raised") == 1 and "JobAbandoned" in log, log[-3000:]
+    assert log.count(f"{task} succeeded") == 0
+    assert worker.alive, "the worker survives; only its pool processes died"
+    assert hits(client, "basilisk") == [] and kb_counts(client) == counts
+    time.sleep(2)  # a copy the broker restores later is ignored, never run a fourth time
+    assert client.get(f"/admin/jobs/{job_id}", headers=AUTH).json()["state"] == "failed"
+    print(f"\nprocess killed on each of {MAX_WORKER_DEATHS} runs: job failed {failed_s:.1f}s in")

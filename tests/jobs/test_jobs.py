@@ -184,6 +184,26 @@ def test_redis_job_records(private_redis: RedisServer) -> None:  # noqa: F811
 
 
 @pytest.mark.redis
+def test_runs_whose_process_died_are_counted_until_one_finishes(
+    private_redis: RedisServer,  # noqa: F811
+) -> None:
+    records = RedisJobRecords.from_url(private_redis.url, retention_s=60)
+    try:
+        records.create("job-1", JobSpec("reindex", "acme"))
+        assert records.start_run("job-1") == 0, "the first run follows no death"
+        records.finish_run("job-1")
+        assert records.start_run("job-1") == 0, "a finished run (a retry) is not a death"
+        assert records.start_run("job-1") == 1, "started again without finishing: one died"
+        assert records.start_run("job-1") == 2
+        assert records.start_run("job-2") == 0, "counted per job"
+        records.finish_run("job-1")
+        assert records.start_run("job-1") == 0
+        assert records.get("job-1") is not None, "the record still reads back"
+    finally:
+        records.close()
+
+
+@pytest.mark.redis
 async def test_celery_runner_bookkeeping_without_a_worker(
     private_redis: RedisServer,  # noqa: F811
     tmp_path: Path,
