@@ -72,6 +72,20 @@ def settled_log(worker: CeleryWorker, job_id: str, killed: int = 1, timeout_s: f
         time.sleep(0.1)
 
 
+def wait_for_a_run_embedding(client: httpx.Client, job_id: str, since: float) -> dict[str, Any]:
+    """The job once a run started after `since` (wall clock) is part-way through embedding."""
+    deadline = time.monotonic() + 180
+    while True:
+        job = client.get(f"/admin/jobs/{job_id}", headers=AUTH).json()
+        progress = job["progress"] or {}
+        updated = dt.datetime.fromisoformat(job["updated_at"]).timestamp()
+        fresh = updated > since and progress.get("phase") == "embedding"
+        if fresh and 4 <= progress["done"] < DOCUMENTS:
+            return job
+        assert job["state"] in ("queued", "running") and time.monotonic() < deadline, job
+        time.sleep(0.02)
+
+
 def test_pool_process_killed_mid_reindex_is_requeued_at_once_and_completes(
     deployment: Deployment, client: httpx.Client
 ) -> None:
@@ -79,14 +93,7 @@ def test_pool_process_killed_mid_reindex_is_requeued_at_once_and_completes(
     counts = kb_counts(client)
     write_corpus(deployment.sources / KB, DOCUMENTS, marker="axolotlite")
     job_id = client.post(f"/admin/kbs/{KB}/reindex", headers=AUTH).json()["job"]["id"]
-    deadline = time.monotonic() + 120
-    while True:
-        job = client.get(f"/admin/jobs/{job_id}", headers=AUTH).json()
-        progress = job["progress"] or {}
-        if progress.get("phase") == "embedding" and 4 <= progress["done"] < DOCUMENTS:
-            break
-        assert job["state"] in ("queued", "running") and time.monotonic() < deadline, job
-        time.sleep(0.02)
+    wait_for_a_run_embedding(client, job_id, since=0.0)
     killed = worker.kill_pool_child()
     killed_at = time.monotonic()
 
@@ -109,20 +116,6 @@ def test_pool_process_killed_mid_reindex_is_requeued_at_once_and_completes(
     assert hits(client, "axolotlite") == ["topic-000.md"]
     assert kb_counts(client) == counts, "the rerun rebuild duplicated nothing"
     print(f"\npool process killed: job succeeded {finished_s:.1f}s later, same worker")
-
-
-def wait_for_a_run_embedding(client: httpx.Client, job_id: str, since: float) -> dict[str, Any]:
-    """The job once a run started after `since` (wall clock) is part-way through embedding."""
-    deadline = time.monotonic() + 180
-    while True:
-        job = client.get(f"/admin/jobs/{job_id}", headers=AUTH).json()
-        progress = job["progress"] or {}
-        updated = dt.datetime.fromisoformat(job["updated_at"]).timestamp()
-        fresh = updated > since and progress.get("phase") == "embedding"
-        if fresh and 4 <= progress["done"] < DOCUMENTS:
-            return job
-        assert job["state"] in ("queued", "running") and time.monotonic() < deadline, job
-        time.sleep(0.02)
 
 
 def test_a_job_whose_process_dies_every_run_fails_after_the_limit_and_the_old_index_serves(
