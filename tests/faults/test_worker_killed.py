@@ -72,6 +72,15 @@ def settled_log(worker: CeleryWorker, job_id: str, killed: int = 1, timeout_s: f
         time.sleep(0.1)
 
 
+def start_reindex(
+    deployment: Deployment, client: httpx.Client, marker: str
+) -> tuple[tuple[int, int], str]:
+    """The KB's counts before, and the id of a re-index of a source now mentioning `marker`."""
+    counts = kb_counts(client)
+    write_corpus(deployment.sources / KB, DOCUMENTS, marker=marker)
+    return counts, client.post(f"/admin/kbs/{KB}/reindex", headers=AUTH).json()["job"]["id"]
+
+
 def wait_for_a_run_embedding(client: httpx.Client, job_id: str, since: float) -> dict[str, Any]:
     """The job once a run started after `since` (wall clock) is part-way through embedding."""
     deadline = time.monotonic() + 180
@@ -90,9 +99,7 @@ def test_pool_process_killed_mid_reindex_is_requeued_at_once_and_completes(
     deployment: Deployment, client: httpx.Client
 ) -> None:
     worker = deployment.worker
-    counts = kb_counts(client)
-    write_corpus(deployment.sources / KB, DOCUMENTS, marker="axolotlite")
-    job_id = client.post(f"/admin/kbs/{KB}/reindex", headers=AUTH).json()["job"]["id"]
+    counts, job_id = start_reindex(deployment, client, marker="axolotlite")
     wait_for_a_run_embedding(client, job_id, since=0.0)
     killed = worker.kill_pool_child()
     killed_at = time.monotonic()
@@ -122,10 +129,8 @@ def test_a_job_whose_process_dies_every_run_fails_after_the_limit_and_the_old_in
     deployment: Deployment, client: httpx.Client
 ) -> None:
     worker = deployment.worker
-    counts = kb_counts(client)
-    write_corpus(deployment.sources / KB, DOCUMENTS, marker="basilisk")
     since = time.time()
-    job_id = client.post(f"/admin/kbs/{KB}/reindex", headers=AUTH).json()["job"]["id"]
+    counts, job_id = start_reindex(deployment, client, marker="basilisk")
     started = time.monotonic()
     for _ in range(MAX_WORKER_DEATHS):
         wait_for_a_run_embedding(client, job_id, since)
