@@ -50,7 +50,7 @@ fmt: install ## Format and fix imports
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: install ## Regenerate the benchmark table in benchmarks/README.md (~15 min; starts ES + Redis)
+bench: install ## Regenerate the benchmark table in benchmarks/README.md (~25 min; starts ES + Redis)
 	deploy/with-services $(PY) -m benchmarks.report $(BENCH_ARGS)
 
 elasticsearch: ## Start local Elasticsearch on ES_PORT (9200); ES_NODES=3 for a 3-node cluster
