@@ -54,6 +54,9 @@ def servers(
         llm_model="openai/test-model",
         llm_base_url=model_stub.base_url,
         llm_api_key="llm-key",
+        # These tests check what reaches the model, not the rewrite's deadline: a busy
+        # machine must not turn the follow-up rewrite into the heuristic fallback.
+        condense_timeout_s=30.0,
         **handoff,
     )
     with serve(create_app(extractive)) as plain, serve(create_app(generating)) as llm:
