@@ -13,15 +13,21 @@ from bot.observability.multiprocess import ENV_VAR
 from bot.settings import Settings
 
 
+@pytest.fixture(autouse=True)
+def restored_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`prepare_workers` sets these in os.environ (for the workers it spawns). Set them here
+    first so monkeypatch restores the originals: `delenv` of an absent variable records
+    nothing, and a leaked worker count would make every later in-process app refuse jobs."""
+    for name in (ENV_VAR, WORKERS_ENV):
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+
+
 def settings(data_dir: Path, **values: object) -> Settings:
     return Settings(_env_file=None, data_dir=data_dir, **values)  # type: ignore[call-arg, arg-type]
 
 
-def test_metric_files_of_an_earlier_run_are_removed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv(ENV_VAR, raising=False)
-    monkeypatch.delenv(WORKERS_ENV, raising=False)
+def test_metric_files_of_an_earlier_run_are_removed(tmp_path: Path) -> None:
     stale = tmp_path / "metrics" / "counter_1234.db"
     stale.parent.mkdir(parents=True)
     stale.write_bytes(b"old counts")
@@ -31,11 +37,7 @@ def test_metric_files_of_an_earlier_run_are_removed(
     assert os.environ[WORKERS_ENV] == "3"
 
 
-def test_one_worker_leaves_metrics_in_process(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv(ENV_VAR, raising=False)
-    monkeypatch.delenv(WORKERS_ENV, raising=False)
+def test_one_worker_leaves_metrics_in_process(tmp_path: Path) -> None:
     prepare_workers(settings(tmp_path), 1)
     assert not (tmp_path / "metrics").exists()
 
