@@ -50,23 +50,25 @@ class SqliteStateFile:
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(
-                self.path,
-                timeout=self._busy_timeout_s,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-            try:
-                conn.execute("PRAGMA journal_mode = WAL")
-                conn.execute("PRAGMA synchronous = NORMAL")  # WAL: never corrupt, fast commits
-                for statement in self._schema:
-                    conn.execute(statement)
-            except sqlite3.Error:
-                conn.close()
-                raise
-            self._conn = conn
+            self._conn = open_wal(self.path, self._schema, busy_timeout_s=self._busy_timeout_s)
         return self._conn
+
+
+def open_wal(path: Path, schema: Sequence[str], *, busy_timeout_s: float) -> sqlite3.Connection:
+    """An autocommit WAL connection any thread may use, with `schema` applied."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(
+        path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
+    )
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")  # WAL: never corrupt, fast commits
+        for statement in schema:
+            conn.execute(statement)
+    except sqlite3.Error:
+        conn.close()
+        raise
+    return conn
 
 
 @contextmanager

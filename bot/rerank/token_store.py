@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from bot.cache.sqlite_state import immediate
+from bot.cache.sqlite_state import immediate, open_wal
 from bot.domain import Chunk, Vector
 from bot.errors import BackendUnavailable, ConfigurationError
 from bot.rerank.maxsim import normalise_rows
@@ -196,16 +196,7 @@ class SqliteTokenVectorStore:
     def _connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(
-                self.path,
-                timeout=self._busy_timeout_s,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute(SCHEMA)
+            conn = open_wal(self.path, (SCHEMA,), busy_timeout_s=self._busy_timeout_s)
             with self._lock:
                 self._connections.append(conn)
             self._local.conn = conn
