@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from bot.api.app import create_app
-from tests.observability.test_observability_metrics import scrape, value
+from tests.observability.test_observability_metrics import Samples, scrape, value
 from tests.support.live_server import serve
 from tests.support.openai_stub_server import OpenAIStubServer, StubReply
 from tests.support.sample_kb import SAMPLE_KB, copy_sample, sample_settings
@@ -101,6 +101,20 @@ def sse_events(response: httpx.Response) -> list[tuple[str, dict[str, Any]]]:
     return events
 
 
+def assert_counted_as_degraded_llm_failures(before: Samples, after: Samples, chats: int) -> None:
+    """/metrics grew by `chats` LLM errors and `chats` degraded extractive answers."""
+    assert (
+        value(after, "supportbot_errors_total", **LLM_ERRORS)
+        - value(before, "supportbot_errors_total", **LLM_ERRORS)
+        == chats
+    )
+    degraded = {"mode": "extractive", "result": "degraded"}
+    grew = value(after, "supportbot_answers_total", **degraded) - value(
+        before, "supportbot_answers_total", **degraded
+    )
+    assert grew == chats
+
+
 def test_llm_answering_500_degrades_every_endpoint_and_counts_the_failures(
     client: httpx.Client, stub: OpenAIStubServer
 ) -> None:
@@ -126,17 +140,7 @@ def test_llm_answering_500_degrades_every_endpoint_and_counts_the_failures(
     assert compat.status_code == 200, compat.text
     assert compat.json()["choices"][0]["message"]["content"]
 
-    after = scrape(client)
-    assert (
-        value(after, "supportbot_errors_total", **LLM_ERRORS)
-        - value(before, "supportbot_errors_total", **LLM_ERRORS)
-        == 3
-    )
-    degraded = {"mode": "extractive", "result": "degraded"}
-    grew = value(after, "supportbot_answers_total", **degraded) - value(
-        before, "supportbot_answers_total", **degraded
-    )
-    assert grew == 3
+    assert_counted_as_degraded_llm_failures(before, scrape(client), 3)
     assert len(stub.requests) == 3, "one call per chat: no retries stacked on a failing model"
 
 
@@ -227,14 +231,4 @@ def test_a_model_dripping_tokens_under_the_timeout_is_cut_off_at_the_answer_dead
     assert done["answer"] == streamed
     assert_degraded_extractive(done, "too slow")
 
-    after = scrape(client)
-    assert (
-        value(after, "supportbot_errors_total", **LLM_ERRORS)
-        - value(before, "supportbot_errors_total", **LLM_ERRORS)
-        == 3
-    )
-    degraded = {"mode": "extractive", "result": "degraded"}
-    grew = value(after, "supportbot_answers_total", **degraded) - value(
-        before, "supportbot_answers_total", **degraded
-    )
-    assert grew == 3
+    assert_counted_as_degraded_llm_failures(before, scrape(client), 3)

@@ -24,7 +24,7 @@ import pytest
 from bot.api.app import create_app
 from bot.api.routes.chat import HISTORY_UNAVAILABLE
 from tests.support.live_server import serve
-from tests.support.redis_fixtures import RedisServer
+from tests.support.redis_fixtures import RedisServer, started_redis
 from tests.support.request_load import Load, Outcome
 from tests.support.sample_kb import SAMPLE_KB, copy_sample, sample_settings
 
@@ -77,12 +77,8 @@ def history_unavailable(outcome: Outcome) -> bool:
 
 @pytest.fixture(scope="module")
 def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer()
-    server.start()
-    try:
+    with started_redis() as server:
         yield server
-    finally:
-        server.cleanup()
 
 
 @pytest.fixture(scope="module")

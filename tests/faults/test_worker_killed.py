@@ -28,10 +28,10 @@ from tests.support.celery_deployment import (
     api_client,
     hits,
     kb_counts,
+    running_deployment,
 )
 from tests.support.celery_worker import CeleryWorker
 from tests.support.kb_corpus import write_corpus
-from tests.support.redis_fixtures import RedisServer
 
 pytestmark = [pytest.mark.celery, pytest.mark.redis, pytest.mark.model]
 
@@ -42,16 +42,8 @@ MAX_WORKER_DEATHS = 3
 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    redis = RedisServer()
-    redis.start()
-    root = tmp_path_factory.mktemp("worker-killed")
-    write_corpus(root / "sources" / KB, DOCUMENTS)
-    deployment = Deployment(root, redis)
-    try:
+    with running_deployment(tmp_path_factory.mktemp("worker-killed"), DOCUMENTS) as deployment:
         yield deployment
-    finally:
-        deployment.worker.stop()
-        redis.cleanup()
 
 
 @pytest.fixture(scope="module")

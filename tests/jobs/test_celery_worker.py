@@ -22,25 +22,17 @@ from tests.support.celery_deployment import (
     api_client,
     hits,
     kb_counts,
+    running_deployment,
 )
 from tests.support.kb_corpus import write_corpus
-from tests.support.redis_fixtures import RedisServer
 
 pytestmark = [pytest.mark.celery, pytest.mark.redis, pytest.mark.model]
 
 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    redis = RedisServer()
-    redis.start()
-    root = tmp_path_factory.mktemp("celery")
-    write_corpus(root / "sources" / KB, DOCUMENTS)
-    deployment = Deployment(root, redis)
-    try:
+    with running_deployment(tmp_path_factory.mktemp("celery"), DOCUMENTS) as deployment:
         yield deployment
-    finally:
-        deployment.worker.stop()
-        redis.cleanup()
 
 
 @pytest.fixture(scope="module")

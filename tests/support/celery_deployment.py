@@ -13,8 +13,9 @@ from bot.api.app import create_app
 from bot.settings import Settings
 from tests.support.admin_client import ADMIN_KEY, AUTH, wait_job
 from tests.support.celery_worker import CeleryWorker
+from tests.support.kb_corpus import write_corpus
 from tests.support.live_server import serve
-from tests.support.redis_fixtures import RedisServer
+from tests.support.redis_fixtures import RedisServer, started_redis
 
 KB = "acme"
 DOCUMENTS = 120
@@ -77,6 +78,19 @@ def hits(client: httpx.Client, word: str) -> list[str]:
 def kb_counts(client: httpx.Client) -> tuple[int, int]:
     detail = client.get(f"/admin/kbs/{KB}", headers=AUTH).json()
     return detail["documents"], detail["chunks"]
+
+
+@contextmanager
+def running_deployment(root: Path, documents: int) -> Iterator[Deployment]:
+    """A private Redis, `documents` articles under `root`, and the deployment serving them;
+    the worker and Redis are stopped after."""
+    with started_redis() as redis:
+        write_corpus(root / "sources" / KB, documents)
+        deployment = Deployment(root, redis)
+        try:
+            yield deployment
+        finally:
+            deployment.worker.stop()
 
 
 @contextmanager

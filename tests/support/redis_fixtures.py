@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -112,25 +113,28 @@ class RedisServer:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
-    url = os.environ.get(ENV_URL)
-    if url:
-        yield url
-        return
-    server = RedisServer()
-    server.start()
-    try:
-        yield server.url
-    finally:
-        server.cleanup()
-
-
-@pytest.fixture
-def private_redis() -> Iterator[RedisServer]:
+@contextmanager
+def started_redis() -> Iterator[RedisServer]:
+    """A private redis-server for the duration of the block, removed after."""
     server = RedisServer()
     server.start()
     try:
         yield server
     finally:
         server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    url = os.environ.get(ENV_URL)
+    if url:
+        yield url
+        return
+    with started_redis() as server:
+        yield server.url
+
+
+@pytest.fixture
+def private_redis() -> Iterator[RedisServer]:
+    with started_redis() as server:
+        yield server
