@@ -27,15 +27,58 @@ def test_one_slot_one_waiter_then_refusals() -> None:
         with pytest.raises(Overloaded) as full:  # queue full: refused without waiting
             await control.acquire()
         assert full.value.retry_after_s == 3
-        control.release()
+        control.release(0.01)
         await asyncio.wait_for(waiter, 1)  # the waiter got the freed slot
         started = time.perf_counter()
         with pytest.raises(Overloaded, match=r"no slot freed within 0\.2s"):
             await control.acquire()
         assert 0.15 < time.perf_counter() - started < 1.0
         assert control.waiting == 0
-        control.release()
+        control.release(0.01)
         await asyncio.wait_for(control.acquire(), 1)  # the slot is free again
+
+    asyncio.run(scenario())
+
+
+def test_a_waiter_whose_expected_wait_exceeds_the_budget_is_refused_at_once() -> None:
+    async def scenario() -> None:
+        control = AdmissionControl(limit=2, queue=10, wait_s=0.5, retry_after_s=1, min_samples=4)
+        for _ in range(4):  # recent holds of 0.4 s: two slots free about every 0.2 s
+            await control.acquire()
+            control.release(0.4)
+        assert control.expected_wait_s(1) == pytest.approx(0.2)
+        await control.acquire()
+        await control.acquire()  # both slots held
+        first = asyncio.create_task(control.acquire())  # expects 0.2 s: waits
+        second = asyncio.create_task(control.acquire())  # expects 0.4 s: waits
+        await asyncio.sleep(0)
+        assert control.waiting == 2
+        started = time.perf_counter()
+        with pytest.raises(Overloaded, match=r"expected in 0\.6s, longer than the 0\.5s"):
+            await control.acquire()  # third in line expects 0.6 s: refused without waiting
+        assert time.perf_counter() - started < 0.1
+        control.release(0.4)
+        control.release(0.4)
+        await asyncio.wait_for(asyncio.gather(first, second), 1)  # the two waiters were served
+
+    asyncio.run(scenario())
+
+
+def test_no_early_refusal_before_enough_holds_were_seen() -> None:
+    async def scenario() -> None:
+        control = AdmissionControl(limit=1, queue=5, wait_s=0.5, retry_after_s=1, min_samples=4)
+        for _ in range(3):
+            await control.acquire()
+            control.release(10.0)  # long holds, but too few to judge by
+        assert control.expected_wait_s(1) is None
+        await control.acquire()
+        waiters = [asyncio.create_task(control.acquire()) for _ in range(3)]
+        await asyncio.sleep(0)
+        assert control.waiting == 3  # all queued, none refused early
+        for _ in range(3):
+            control.release(0.01)
+            await asyncio.sleep(0)
+        await asyncio.wait_for(asyncio.gather(*waiters), 1)
 
     asyncio.run(scenario())
 
