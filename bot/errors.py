@@ -2,7 +2,6 @@
 
     SupportbotError                 base; every error has a stable `code`
     ├── ConfigurationError          settings that cannot work (bad model id, missing URL)
-    │   └── JobsUnavailable         several API workers and no broker: no background jobs
     ├── InvalidRequest              caller's input is wrong (unknown KB, query too long)
     │   ├── KnowledgeBaseNotFound
     │   ├── JobNotFound
@@ -44,10 +43,6 @@ class SupportbotError(Exception):
 
 class ConfigurationError(SupportbotError):
     code = "configuration_error"
-
-
-class JobsUnavailable(ConfigurationError):
-    code = "jobs_unavailable"
 
 
 class InvalidRequest(SupportbotError):

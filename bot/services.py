@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
@@ -32,7 +33,7 @@ from bot.helpdesk.turns import ConversationTurns
 from bot.helpdesk.zendesk_flow import ZendeskResponder
 from bot.insights.protocol import InsightsStore
 from bot.insights.service import Insights
-from bot.jobs.protocol import JobRunner
+from bot.jobs.protocol import JobResult, JobRunner, JobSpec, ProgressSink
 from bot.jobs.work import JobContext, run_job
 from bot.observability.protocol import NO_OBSERVER, FanOut, Observer
 from bot.observability.request_record import RequestRecorder
@@ -286,8 +287,8 @@ def build_sync_engine(
 
 
 def build_job_runner(settings: Settings, context: JobContext) -> JobRunner:
-    """Celery workers when a broker is set; otherwise asyncio tasks in this process, unless
-    this is one of several API workers (`NoSharedJobRunner` says why and what to set)."""
+    """Celery workers when a broker is set; else, with several API workers, one of them at
+    a time runs the jobs they share in the data dir; else asyncio tasks in this process."""
     if settings.celery_broker_url:
         from celery import Celery
 
@@ -299,13 +300,24 @@ def build_job_runner(settings: Settings, context: JobContext) -> JobRunner:
             settings.redis_url or settings.celery_broker_url, retention_s=settings.job_retention_s
         )
         return CeleryJobRunner(build_celery_app(settings, Celery), records)
-    if settings.workers > 1:
-        from bot.jobs.unavailable import NoSharedJobRunner
 
-        return NoSharedJobRunner()
+    def execute(spec: JobSpec, progress: ProgressSink) -> Awaitable[JobResult]:
+        return run_job(spec, context, progress)
+
+    if settings.workers > 1:
+        from bot.cache.sqlite_state import STATE_FILENAME
+        from bot.jobs.leader_lock import JOB_RUNNER_LOCK, LeaderLock
+        from bot.jobs.sqlite_runner import SqliteJobRunner
+        from bot.jobs.sqlite_store import SqliteJobStore
+
+        store = SqliteJobStore(
+            settings.data_dir / STATE_FILENAME, retention_s=settings.job_retention_s
+        )
+        lock = LeaderLock(settings.data_dir / JOB_RUNNER_LOCK)
+        return SqliteJobRunner(execute, store, lock, poll_s=settings.job_poll_s)
     from bot.jobs.inprocess import InProcessJobRunner
 
-    return InProcessJobRunner(lambda spec, progress: run_job(spec, context, progress))
+    return InProcessJobRunner(execute)
 
 
 @dataclass
@@ -329,14 +341,6 @@ def _late_interaction(
     return RerankerChoice(
         reranker, state or ComponentState(reranker.name), store, kind="late-interaction"
     )
-
-
-def _jobs_state(jobs: JobRunner) -> ComponentState:
-    if jobs.name == "unavailable":
-        from bot.jobs.unavailable import WHAT_TO_DO
-
-        return ComponentState(jobs.name, False, WHAT_TO_DO)
-    return ComponentState(jobs.name)
 
 
 def build_reranker(
@@ -624,7 +628,7 @@ def build_services(
             "generator": generator_state,
             "condenser": ComponentState(condenser.name),
             "cache": ComponentState(cache.name),
-            "jobs": _jobs_state(jobs),
+            "jobs": ComponentState(jobs.name),
         },
         redis=stores.redis,
         redis_guard=stores.guard,

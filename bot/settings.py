@@ -76,6 +76,12 @@ class Settings(BaseSettings):
         description="Sent by connected sources (crawler, helpdesk APIs).",
     )
     job_retention_s: int = Field(7 * 24 * 3600, description="How long finished jobs are listed.")
+    job_poll_s: float = Field(
+        0.25,
+        gt=0,
+        description="With several API workers and no broker: how often each worker checks "
+        "for queued jobs, cancel requests and a runner to replace (the worst-case delay).",
+    )
     sources_root: Path | None = Field(
         None, description="Server folders under this root may be registered as KB sources."
     )
@@ -219,7 +225,8 @@ class Settings(BaseSettings):
         ge=1,
         description="API worker processes `supportbot serve` starts (one per core is a good "
         "start); more than one shares limits, conversations and idempotency through Redis, "
-        "else SQLite in the data dir, and metrics through PROMETHEUS_MULTIPROC_DIR.",
+        "else SQLite in the data dir, and metrics through PROMETHEUS_MULTIPROC_DIR; without a "
+        "Celery broker, background jobs are kept in that SQLite file and run by one worker.",
     )
     worker_healthcheck_timeout_s: int = Field(
         60,

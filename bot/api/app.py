@@ -63,6 +63,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         if app.state.services.settings.request_log:
             install_request_log()
         warn_if_body_cap_refuses_valid_requests(app, app.state.services.settings.max_body_bytes)
+        await app.state.services.jobs.start()
         scheduler = _start_sync_scheduler(app.state.services)
         try:
             yield
@@ -93,10 +94,16 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     return app
 
 
+SCHEDULED_HERE = frozenset({"in-process", "sqlite"})
+"""Runners whose API processes send `sync_due` jobs (with Celery, beat sends them). With
+several workers each one ticks; the tick skips while a `sync_due` job is queued or running,
+and one that slips through finds nothing due when it runs."""
+
+
 def _start_sync_scheduler(services: Services) -> asyncio.Task[None] | None:
     """Connected sources' schedules, when no Celery beat runs them (in-process jobs)."""
     tick_s = services.settings.source_schedule_tick_s
-    if services.jobs.name != "in-process" or tick_s <= 0:
+    if services.jobs.name not in SCHEDULED_HERE or tick_s <= 0:
         return None
     from bot.sources.scheduler import InProcessSyncScheduler
 

@@ -31,9 +31,7 @@ DESCRIPTIONS: dict[int, str] = {
     422: "The request does not match this schema; the message lists each problem.",
     429: "Too many requests from this key or address; retry after `Retry-After` seconds.",
     503: "A backend (search index, cache, queue, helpdesk) is down, or this process is at "
-    "capacity (code `overloaded`, bot.api.admission); retry after `Retry-After` seconds. "
-    "Code `jobs_unavailable` (no Retry-After): several API workers and no Celery broker, "
-    "so background jobs are off; the message says what to set.",
+    "capacity (code `overloaded`, bot.api.admission); retry after `Retry-After` seconds.",
 }
 
 

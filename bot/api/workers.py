@@ -10,7 +10,9 @@ What the workers must agree on is shared: rate limits, conversations and webhook
 idempotency in Redis when it is set, else in SQLite in the data dir; keys and
 calibrations are files reread when they change; the embedded index is read per request
 with its generation, so a re-index by any process is served by every worker on its next
-search. Background jobs need Celery: without it the workers refuse them and say so.
+search. Background jobs go to Celery when a broker is set; else they are kept in that
+SQLite file too and one worker at a time runs them (`bot.jobs.sqlite_runner`), so any
+worker accepts a job and answers its status.
 
 uvicorn's supervisor replaces a worker that dies; its metric files stay, so counters keep
 what it counted.
@@ -33,8 +35,6 @@ WORKER_APP = "bot.api.workers:worker_app"
 WORKERS_ENV = "SUPPORTBOT_WORKERS"
 SERVER_LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 
-log = logging.getLogger(__name__)
-
 
 def configure_server_logging() -> None:
     """Our INFO lines next to uvicorn's, in the parent and in every worker."""
@@ -54,15 +54,11 @@ def prepare_workers(settings: Settings, workers: int) -> None:
 
     Runs in the parent, before any worker starts: the metric files of an earlier run would
     otherwise be summed into this one's counters. Everything else they share is in Redis
-    when it is set, else in the data dir (`bot.services.build_stores`); background jobs
-    need Celery (`bot.jobs.unavailable`).
+    when it is set, else in the data dir (`bot.services.build_stores`, and the jobs:
+    `bot.services.build_job_runner`).
     """
     if workers < 1:
         raise ConfigurationError(f"--workers must be at least 1, got {workers}")
     os.environ[WORKERS_ENV] = str(workers)
-    if workers > 1 and not settings.celery_broker_url:
-        from bot.jobs.unavailable import WHAT_TO_DO
-
-        log.warning("%d workers and no Celery broker: %s", workers, WHAT_TO_DO)
     if settings.metrics_enabled and (workers > 1 or settings.metrics_multiproc_dir is not None):
         prepare_multiprocess_dir(settings.metrics_multiproc_dir or settings.data_dir / "metrics")

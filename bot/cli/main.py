@@ -190,8 +190,9 @@ def serve(
         typer.Option(
             min=1,
             help="Worker processes (default SUPPORTBOT_WORKERS, 1), about one per CPU core. "
-            "They share limits and conversations through Redis or the data dir; background "
-            "jobs then need Celery (README: Serving on several cores).",
+            "They share limits, conversations and background jobs through Redis/Celery or "
+            "the data dir; without a broker one worker at a time runs the jobs any of them "
+            "accepts (README: Serving on several cores).",
         ),
     ] = None,
 ) -> None:

@@ -69,6 +69,9 @@ class CeleryJobRunner:
         self._app = app
         self._records = records
 
+    async def start(self) -> None:
+        return None  # the Celery workers run the jobs
+
     async def submit(self, spec: JobSpec) -> JobState:
         return await asyncio.to_thread(self._submit, spec)
 

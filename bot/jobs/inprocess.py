@@ -75,6 +75,9 @@ class InProcessJobRunner:
         self._clock = clock
         self._jobs: OrderedDict[str, _Job] = OrderedDict()
 
+    async def start(self) -> None:
+        return None  # tasks start on submit
+
     async def submit(self, spec: JobSpec) -> JobState:
         now = self._clock()
         job = _Job(uuid.uuid4().hex, spec, now, now)

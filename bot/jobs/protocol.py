@@ -3,10 +3,11 @@
     JobSpec ──submit──▶ JobRunner ──▶ queued ─▶ running (progress) ─▶ succeeded | failed
                                           └──────────cancel──────────▶ cancelled
 
-Two runners share this protocol and the same job functions (`bot.jobs.work`):
-`InProcessJobRunner` (asyncio tasks in the API process, the default) and
-`CeleryJobRunner` (Celery workers over Redis). A spec carries ids and paths only, so it
-serialises to JSON and a re-run is idempotent.
+Three runners share this protocol and the same job functions (`bot.jobs.work`):
+`InProcessJobRunner` (asyncio tasks in the API process, the default),
+`SqliteJobRunner` (one of several API worker processes runs them, shared through the
+data dir) and `CeleryJobRunner` (Celery workers over Redis). A spec carries ids and paths
+only, so it serialises to JSON and a re-run is idempotent.
 """
 
 from __future__ import annotations
@@ -119,6 +120,10 @@ ProgressSink = Callable[[JobProgress], None]
 
 class JobRunner(Protocol):
     name: str
+
+    async def start(self) -> None:
+        """Begin background work, in the serving process's event loop (the API lifespan)."""
+        ...
 
     async def submit(self, spec: JobSpec) -> JobState:
         """Queue the job; raise BackendUnavailable when the queue cannot be reached."""

@@ -1,12 +1,16 @@
 """`supportbot serve --workers 2`, for real: two processes, and every piece of state they
-must agree on (rate limits, conversations, webhook idempotency, metrics, the index) is the
-same whichever of them answers. Each response names its worker (`X-Worker-PID`), so every
-test checks that both workers took part, else it would prove nothing."""
+must agree on (rate limits, conversations, webhook idempotency, metrics, the index, the
+background jobs) is the same whichever of them answers. Each response names its worker
+(`X-Worker-PID`), so every test checks that both workers took part, else it would prove
+nothing."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,9 +22,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot.api.request_observer import WORKER_HEADER
 from tests.conftest import SAMPLE_HELP_CENTER
 from tests.support.helpdesk_stub_server import supportbot_headers
+from tests.support.kb_corpus import write_corpus
 from tests.support.redis_fixtures import RedisServer
 from tests.support.sample_kb import SAMPLE_KB, copy_sample
 from tests.support.served import SUPPORTBOT, serve_env, served
+from tests.support.sqlite_jobs import runner_pid
 
 pytestmark = pytest.mark.timeout(1200)  # the first test waits for two workers to load models
 
@@ -29,6 +35,11 @@ ADMIN_KEY = "test-admin-key-for-workers"
 WEBHOOK_SECRET = "workers-webhook-secret"
 BURST = 5
 ADMIN = {"X-Supportbot-Key": ADMIN_KEY}
+FINISHED = ("succeeded", "failed", "cancelled")
+KILL_DOCUMENTS = 200
+"""Enough that the ingest is still running when the test kills its worker."""
+TAKEOVER_S = 30.0
+"""Bound on a killed runner's job staying `running` (a poll is 0.25 s; the machine is busy)."""
 NEW_ARTICLE = """# Quokka mode
 
 Quokka mode turns every page background into a cheerful sand colour. Open Settings,
@@ -42,6 +53,7 @@ class Server:
     env: dict[str, str]
     data_dir: Path
     log: Path
+    sources: Path
 
 
 @pytest.fixture(scope="module", params=["sqlite", "redis"])
@@ -51,7 +63,9 @@ def server(
     """Two workers over a copy of the sample KB; shared state in Redis or in the data dir."""
     root = tmp_path_factory.mktemp(f"workers-{request.param}")
     data_dir = copy_sample(sample_kb_dir, root / "data")
+    sources = root / "sources"
     settings = {
+        "sources_root": str(sources),
         "admin_api_key": ADMIN_KEY,
         "rate_limit_per_minute": "1",
         "rate_limit_burst": str(BURST),
@@ -68,7 +82,7 @@ def server(
     log = root / "serve.log"
     try:
         with served(env, workers=WORKERS, log=log, cwd=root) as url:
-            yield Server(url, env, data_dir, log)
+            yield Server(url, env, data_dir, log, sources)
     finally:
         if redis is not None:
             redis.stop()
@@ -195,15 +209,85 @@ def test_an_index_changed_by_another_process_is_served_by_every_worker(
     assert all("quokka-mode.md" in sources(r) for r in after)
 
 
-def test_background_jobs_are_refused_with_what_to_do_without_a_broker(server: Server) -> None:
-    """Per-worker job runners would lose jobs between workers: every worker refuses them."""
-    responses = until_both_workers(
-        lambda c: c.get(f"{server.url}/admin/jobs", headers=ADMIN), at_least=2
+def poll_job(server: Server, job_id: str, timeout_s: float = 300) -> list[httpx.Response]:
+    """GET the job on fresh connections (so on either worker) until it is finished."""
+    polls: list[httpx.Response] = []
+    deadline = time.monotonic() + timeout_s
+    while not polls or polls[-1].json()["state"] not in FINISHED:
+        assert time.monotonic() < deadline, polls[-1].json()
+        with httpx.Client(timeout=60) as client:
+            polls.append(client.get(f"{server.url}/admin/jobs/{job_id}", headers=ADMIN))
+        assert polls[-1].status_code == 200, polls[-1].text
+        time.sleep(0.05)
+    return polls
+
+
+def register_source(server: Server, kb: str) -> str:
+    """Create `kb` and register its folder under the sources root; the ingest job's id."""
+    with httpx.Client(base_url=server.url, headers=ADMIN, timeout=60) as client:
+        created = client.post("/admin/kbs", json={"kb": kb})
+        assert created.status_code == 201, created.text
+        registered = client.put(f"/admin/kbs/{kb}/source", json={"path": kb})
+    assert registered.status_code == 202, registered.text
+    return str(registered.json()["job"]["id"])
+
+
+def test_a_job_submitted_to_one_worker_is_run_once_and_served_by_every_worker(
+    server: Server,
+) -> None:
+    """No broker: the ingest is accepted by one worker, polled on both, run by one, and its
+    content is searchable on both."""
+    kb = "wombats"
+    ids = write_corpus(server.sources / kb, 6, marker="wombatling")
+    job_id = register_source(server, kb)
+
+    polls = poll_job(server, job_id)
+    done = polls[-1].json()
+    assert done["state"] == "succeeded", done
+    assert done["result"]["new"] == len(ids) and done["result"]["failed_count"] == 0
+    seen_states = [p.json()["state"] for p in polls]
+    assert seen_states == sorted(seen_states, key=["queued", "running", "succeeded"].index)
+
+    answers = until_both_workers(
+        lambda c: c.get(f"{server.url}/admin/jobs/{job_id}", headers=ADMIN), at_least=4
     )
-    for response in responses:
-        assert response.status_code == 503, response.text
-        error = response.json()["error"]
-        assert error["code"] == "jobs_unavailable"
-        assert "SUPPORTBOT_CELERY_BROKER_URL" in error["message"]
+    assert all(a.json() == done for a in answers), "every worker reads the same job"
+    listed = until_both_workers(
+        lambda c: c.get(f"{server.url}/admin/jobs", params={"kb": kb}, headers=ADMIN)
+    )
+    assert all([job["id"] for job in r.json()] == [job_id] for r in listed)
+
+    def search(client: httpx.Client) -> httpx.Response:
+        query = {"kb": kb, "query": "which article mentions wombatling", "mode": "bm25"}
+        return client.post(f"{server.url}/v1/search", json=query, headers=ADMIN)
+
+    for response in until_both_workers(search, at_least=4):
+        assert response.status_code == 200, response.text
+        assert response.json()["results"][0]["source_id"] == "topic-000.md"
     jobs = httpx.get(f"{server.url}/readyz", timeout=30).json()["components"]["jobs"]
-    assert jobs["ok"] is False and "--workers 1" in jobs["detail"]
+    assert jobs == {"name": "sqlite", "ok": True, "detail": None}
+
+
+def test_a_killed_job_runner_leaves_no_job_running(server: Server) -> None:
+    """The worker running an ingest is killed (SIGKILL, as the OOM killer would): the other
+    worker takes over within a poll and marks the job failed, saying why. Last in this
+    module: the supervisor's replacement worker loads its models for a while after."""
+    kb = "killed"
+    write_corpus(server.sources / kb, KILL_DOCUMENTS)
+    job_id = register_source(server, kb)
+    deadline = time.monotonic() + 300
+    while (job := httpx.get(f"{server.url}/admin/jobs/{job_id}", headers=ADMIN).json())[
+        "state"
+    ] != "running":
+        assert job["state"] == "queued" and time.monotonic() < deadline, job
+        time.sleep(0.02)
+    runner = runner_pid(server.data_dir, job_id)
+    assert runner is not None
+    os.kill(runner, signal.SIGKILL)
+    killed_at = time.monotonic()
+
+    failed = poll_job(server, job_id, timeout_s=TAKEOVER_S)[-1].json()
+    assert time.monotonic() - killed_at < TAKEOVER_S
+    assert failed["state"] == "failed", failed
+    assert failed["error"].startswith("job_abandoned:"), failed
+    assert runner_pid(server.data_dir, job_id) == runner, "the row still names who died"
