@@ -8,6 +8,7 @@ the app and the node instead:
         proxy.stop_service()   # listener closed, open connections reset: "connection refused"
         proxy.hang()           # accepts connections, never answers: a stuck or partitioned node
         proxy.restore()        # forwards again, on the same port
+        proxy.stop_on(b"/_bulk")  # stop_service() the moment a request naming /_bulk passes
 
 Bytes are relayed unchanged, so the client and the server speak their own protocol.
 """
@@ -43,6 +44,9 @@ class TcpProxy:
         self._sockets: set[socket.socket] = set()
         self._listener: socket.socket | None = None
         self._closed = threading.Event()
+        self._trip: bytes | None = None
+        self.tripped = threading.Event()
+        """Set when a `stop_on` marker went by and the service was stopped."""
 
     @property
     def url(self) -> str:
@@ -64,6 +68,13 @@ class TcpProxy:
             self.mode = "hang"
         if self._listener is None:
             self._listen()
+
+    def stop_on(self, marker: bytes) -> None:
+        """Stop the service when the client next sends bytes containing `marker`, before
+        relaying them: an outage that strikes in the middle of that request (a bulk write)."""
+        self.tripped.clear()
+        with self._lock:
+            self._trip = marker
 
     def restore(self) -> None:
         """Forward again; connections held during a hang are reset (their clients gave up)."""
@@ -129,6 +140,17 @@ class TcpProxy:
                 threading.Thread(target=self._relay, args=(client,), daemon=True).start()
             # "hang": the connection stays open, unread and unanswered, until restore().
 
+    def _tripped_by(self, data: bytes) -> bool:
+        with self._lock:
+            marker = self._trip
+            hit = marker is not None and marker in data
+            if hit:
+                self._trip = None
+        if hit:
+            self.stop_service()
+            self.tripped.set()
+        return hit
+
     def _relay(self, client: socket.socket) -> None:
         try:
             upstream = socket.create_connection(self.upstream, timeout=5)
@@ -146,6 +168,8 @@ class TcpProxy:
                 for sock in readable:
                     data = sock.recv(65536)
                     if not data:
+                        return
+                    if sock is client and self._tripped_by(data):
                         return
                     peers[sock].sendall(data)
         except (OSError, ValueError):

@@ -2,7 +2,10 @@
 
 Writes go through `helpers.async_streaming_bulk`: requests of at most `chunk_size`
 actions, items rejected with 429/502/503/504 retried with exponential backoff, every
-other item error reported against the document it belongs to. Writes always name an
+other item error reported against the document it belongs to. Two failures are not the
+documents' and raise instead, for the caller's `translated` block to explain: a lost
+connection (the `TransportError` itself) and an index that takes no writes (a cluster
+block, e.g. a disk past the flood-stage watermark: `WritesBlocked`). Writes always name an
 alias with `require_alias`, so a deleted KB is never silently re-created by a write.
 """
 
@@ -14,10 +17,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from elasticsearch import AsyncElasticsearch, TransportError
+from elasticsearch import AsyncElasticsearch
 from elasticsearch.helpers import async_streaming_bulk
 
 from bot.domain import DocumentChunks, WriteReport
+from bot.retrieval.elasticsearch.errors import BLOCK_TYPE, WritesBlocked
 from bot.retrieval.elasticsearch.mapping import chunk_doc_id, chunk_source
 from bot.retrieval.vectors import vector_problem
 
@@ -45,39 +49,41 @@ class BulkSettings:
 
 
 async def bulk_apply(
-    client: AsyncElasticsearch, actions: Sequence[dict[str, Any]], settings: BulkSettings
+    client: AsyncElasticsearch,
+    actions: Sequence[dict[str, Any]],
+    settings: BulkSettings,
 ) -> BulkOutcome:
-    """Run the actions; a lost connection fails the unconfirmed ones instead of raising."""
+    """Run the actions and report each one's outcome.
+
+    Raises the client's `TransportError` when the connection is lost (which documents
+    landed is then unknown, and a rebuild must not be swapped in without them), and
+    `WritesBlocked` when the index refuses writes (every further item would fail alike).
+    """
     outcome = BulkOutcome()
     if not actions:
         return outcome
-    try:
-        async for ok, result in async_streaming_bulk(
-            client,
-            actions,
-            chunk_size=settings.chunk_size,
-            max_chunk_bytes=settings.max_chunk_bytes,
-            max_retries=settings.max_retries,
-            initial_backoff=settings.initial_backoff_s,
-            max_backoff=settings.max_backoff_s,
-            retry_on_status=RETRY_STATUSES,
-            raise_on_error=False,
-            raise_on_exception=False,
-            require_alias=True,
-        ):
-            op_type, item = next(iter(result.items()))
-            doc_id = str(item.get("_id"))
-            if ok or (op_type == "delete" and item.get("status") == 404):
-                outcome.ok.add(doc_id)
-            else:
-                outcome.errors[doc_id] = _item_error(item)
-    except TransportError as exc:
-        reason = f"Elasticsearch unreachable while writing: {exc.message}"
-        logger.warning("bulk write interrupted: %s", exc.message)
-        for action in actions:
-            doc_id = str(action["_id"])
-            if doc_id not in outcome.ok:
-                outcome.errors.setdefault(doc_id, reason)
+    async for ok, result in async_streaming_bulk(
+        client,
+        actions,
+        chunk_size=settings.chunk_size,
+        max_chunk_bytes=settings.max_chunk_bytes,
+        max_retries=settings.max_retries,
+        initial_backoff=settings.initial_backoff_s,
+        max_backoff=settings.max_backoff_s,
+        retry_on_status=RETRY_STATUSES,
+        raise_on_error=False,
+        raise_on_exception=False,  # a refused request: per-item errors (connection loss raises)
+        require_alias=True,
+    ):
+        op_type, item = next(iter(result.items()))
+        doc_id = str(item.get("_id"))
+        if ok or (op_type == "delete" and item.get("status") == 404):
+            outcome.ok.add(doc_id)
+            continue
+        error = item.get("error")
+        if isinstance(error, dict) and error.get("type") == BLOCK_TYPE:
+            raise WritesBlocked(_item_error(item))
+        outcome.errors[doc_id] = _item_error(item)
     return outcome
 
 
