@@ -334,9 +334,13 @@ def _late_interaction(
     settings: Settings, embedder: SentenceTransformerEmbedder, state: ComponentState | None = None
 ) -> RerankerChoice:
     from bot.rerank.late_interaction import LateInteractionReranker
-    from bot.rerank.token_store import SqliteTokenVectorStore
+    from bot.rerank.token_cache import CachedTokenVectorStore
+    from bot.rerank.token_store import SqliteTokenVectorStore, TokenVectorStore
 
-    store = SqliteTokenVectorStore(settings.data_dir / "token_vectors.sqlite")
+    sqlite_store = SqliteTokenVectorStore(settings.data_dir / "token_vectors.sqlite")
+    store: TokenVectorStore = sqlite_store
+    if settings.token_cache_mb > 0:
+        store = CachedTokenVectorStore(sqlite_store, settings.token_cache_mb * 1024 * 1024)
     reranker = LateInteractionReranker(embedder, store)
     return RerankerChoice(
         reranker, state or ComponentState(reranker.name), store, kind="late-interaction"

@@ -95,6 +95,7 @@ class SqliteTokenVectorStore:
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
+        self._watch: sqlite3.Connection | None = None
 
     def bind(self, model_id: str) -> None:
         if self.model_id is not None and self.model_id != model_id:
@@ -163,6 +164,16 @@ class SqliteTokenVectorStore:
                 deleted += cursor.rowcount
         return deleted
 
+    def data_version(self) -> int:
+        """Changes whenever any connection, in any process, commits to the file (SQLite's
+        `PRAGMA data_version`, read on a connection that never writes): how an in-memory
+        copy of the vectors learns that a re-index elsewhere replaced rows."""
+        with self._translated(), self._lock:
+            if self._watch is None:
+                self._watch = open_wal(self.path, (SCHEMA,), busy_timeout_s=self._busy_timeout_s)
+            version: int = self._watch.execute("PRAGMA data_version").fetchone()[0]
+        return version
+
     def stats(self) -> TokenStoreStats:
         model = self._bound_model()
         with self._translated():
@@ -183,6 +194,9 @@ class SqliteTokenVectorStore:
                 conn.close()
             self._connections.clear()
             self._local = threading.local()
+            if self._watch is not None:
+                self._watch.close()
+                self._watch = None
 
     # -- plumbing ------------------------------------------------------------------
     def _bound_model(self) -> str:
