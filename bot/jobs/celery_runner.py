@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import datetime as dt
 import uuid
 from collections.abc import Mapping
@@ -99,9 +100,12 @@ class CeleryJobRunner:
                 headers=trace_headers(),  # the worker's job span joins the request's trace
             )
         except (OperationalError, *REDIS_ERRORS) as exc:
+            with contextlib.suppress(BackendUnavailable):  # the records' Redis may be down too
+                self._records.discard(job_id)
             raise BackendUnavailable(
                 f"cannot queue the {spec.kind} job: the Celery broker is unreachable ({exc}); "
-                "check SUPPORTBOT_CELERY_BROKER_URL"
+                "check SUPPORTBOT_CELERY_BROKER_URL and that the broker is running, then "
+                "submit the job again"
             ) from exc
         return _queued(record)
 

@@ -71,6 +71,16 @@ class RedisJobRecords:
             raise _unavailable(exc) from exc
         return JobRecord(job_id, spec, now, False)
 
+    def discard(self, job_id: str) -> None:
+        """Forget a job that could not be queued, so it is never listed as queued."""
+        try:
+            pipe = self._client.pipeline(transaction=True)
+            pipe.delete(self._prefix + job_id)
+            pipe.zrem(self._index, job_id)
+            pipe.execute()
+        except REDIS_ERRORS as exc:
+            raise _unavailable(exc) from exc
+
     def get(self, job_id: str) -> JobRecord | None:
         try:
             fields = self._client.hgetall(self._prefix + job_id)

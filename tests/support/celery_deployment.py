@@ -32,6 +32,7 @@ class Deployment:
         self, root: Path, redis: RedisServer, extra_env: Mapping[str, str] | None = None
     ) -> None:
         self.root = root
+        self.redis = redis
         self.sources = root / "sources"
         self.env = {
             "SUPPORTBOT_DATA_DIR": str(root / "data"),

@@ -1,0 +1,149 @@
+"""Fault drill: the Redis that is the Celery broker goes away, then comes back.
+
+Two deployments (tests/support/celery_deployment.py, real redis-server and worker):
+
+* one Redis for everything (broker, result backend, job records, cache): it is killed;
+* a Redis of its own for the broker, the cache on another: only the broker's is killed
+  (no worker needed: nothing can be queued while it is down).
+
+What the code promises: submitting a job answers 503 with Retry-After and a code and
+message that say the job queue is unreachable and what to check, within a bound (not the
+broker's own reconnect time); search and chat keep answering; no job is recorded that was
+never queued; once Redis is back, a submitted job is queued and the worker runs it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.api.app import create_app
+from bot.settings import Settings
+from tests.support.admin_client import ADMIN_KEY, AUTH, wait_job
+from tests.support.celery_deployment import KB, Deployment, api_client, hits, running_deployment
+from tests.support.kb_corpus import write_corpus
+from tests.support.live_server import serve
+from tests.support.redis_fixtures import started_redis
+
+pytestmark = [pytest.mark.celery, pytest.mark.redis, pytest.mark.model]
+
+DOCUMENTS = 10
+BOUND_S = 4.0
+"""The longest a submission may take while the broker is away (connection refused is
+immediate; the rest is slack for a loaded two-core machine)."""
+RECOVERY_S = 60.0
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    with running_deployment(tmp_path_factory.mktemp("broker-outage"), DOCUMENTS) as deployment:
+        yield deployment
+
+
+@pytest.fixture(scope="module")
+def client(deployment: Deployment) -> Iterator[httpx.Client]:
+    with api_client(deployment, DOCUMENTS) as c:
+        yield c
+
+
+def submit(client: httpx.Client) -> tuple[httpx.Response, float]:
+    started = time.monotonic()
+    response = client.post(f"/admin/kbs/{KB}/ingest", headers=AUTH)
+    return response, time.monotonic() - started
+
+
+def assert_queue_unavailable(response: httpx.Response, seconds: float) -> float:
+    assert seconds < BOUND_S, f"the submission waited {seconds:.1f}s on the missing broker"
+    assert response.status_code == 503, response.text
+    assert int(response.headers["retry-after"]) >= 1
+    error = response.json()["error"]
+    assert error["code"] == "backend_unavailable", error
+    assert "unreachable" in error["message"] and "CELERY_BROKER_URL" in error["message"], error
+    return seconds
+
+
+def job_ids(client: httpx.Client) -> list[str]:
+    listed = client.get("/admin/jobs", headers=AUTH)
+    assert listed.status_code == 200, listed.text
+    return [job["id"] for job in listed.json()]
+
+
+def submitted_once_back(client: httpx.Client) -> tuple[str, float]:
+    """The id of the first submission accepted after the outage, and how long that took."""
+    started = time.monotonic()
+    while True:
+        response, _ = submit(client)
+        if response.status_code == 202:
+            return str(response.json()["job"]["id"]), time.monotonic() - started
+        assert response.status_code == 503, response.text
+        assert time.monotonic() - started < RECOVERY_S, f"no submission accepted: {response.text}"
+        time.sleep(0.2)
+
+
+def test_broker_killed_submission_answers_503_fast_search_serves_and_jobs_run_when_back(
+    deployment: Deployment, client: httpx.Client
+) -> None:
+    redis = deployment.redis
+    assert (
+        redis.url
+        == deployment.env["SUPPORTBOT_CELERY_BROKER_URL"]
+        == deployment.env["SUPPORTBOT_REDIS_URL"]
+    )
+    redis.kill()
+    try:
+        refused_s = max(assert_queue_unavailable(*submit(client)) for _ in range(3))
+        reindex = client.post(f"/admin/kbs/{KB}/reindex", headers=AUTH)
+        assert reindex.status_code == 503, reindex.text
+        assert hits(client, "topic3") == ["topic-003.md"], "search keeps answering"
+        chat = client.post("/v1/chat", json={"kb": KB, "message": "how does topic3 work?"})
+        assert chat.status_code == 200 and chat.json()["citations"], chat.text
+    finally:
+        redis.start()  # same port, empty: a crashed broker comes back without its queue
+
+    write_corpus(deployment.sources / KB, DOCUMENTS, marker="narwhal")
+    job_id, accepted_s = submitted_once_back(client)
+    done = wait_job(client, job_id, timeout_s=RECOVERY_S)
+    assert done["state"] == "succeeded", (done, deployment.worker.log()[-3000:])
+    assert done["result"]["updated"] == 1
+    assert hits(client, "narwhal") == ["topic-000.md"], "the worker ran it"
+    print(f"\nbroker killed: 503 in {refused_s:.2f}s at most; accepted {accepted_s:.2f}s after")
+
+
+def test_broker_of_its_own_killed_answers_503_and_records_no_job_that_was_never_queued(
+    tmp_path: Path,
+) -> None:
+    write_corpus(tmp_path / "sources" / KB, DOCUMENTS)
+    with started_redis() as cache, started_redis() as broker:
+        settings = Settings(  # type: ignore[call-arg]
+            _env_file=None,
+            data_dir=tmp_path / "data",
+            sources_root=tmp_path / "sources",
+            admin_api_key=ADMIN_KEY,
+            reranker="none",
+            redis_url=cache.url,
+            celery_broker_url=broker.url,
+            resync_interval_s=0,
+        )
+        with (
+            serve(create_app(settings), startup_timeout_s=300) as url,
+            httpx.Client(base_url=url, timeout=60) as c,
+        ):
+            assert c.post("/admin/kbs", json={"kb": KB}, headers=AUTH).status_code == 201
+            registered = c.put(f"/admin/kbs/{KB}/source", json={"path": KB}, headers=AUTH)
+            assert registered.status_code == 202, registered.text  # queued; no worker here
+            before = job_ids(c)
+            broker.kill()
+            try:
+                refused_s = max(assert_queue_unavailable(*submit(c)) for _ in range(3))
+            finally:
+                broker.start()
+            assert job_ids(c) == before, "no job is listed that was never queued"
+            job_id, accepted_s = submitted_once_back(c)
+            assert job_ids(c) == [job_id, *before]
+    print(
+        f"\nbroker alone killed: 503 in {refused_s:.2f}s at most; accepted {accepted_s:.2f}s after"
+    )
