@@ -31,6 +31,7 @@ from bot.helpdesk.handoff import HandoffNotifier
 from bot.helpdesk.idempotency import IdempotencyStore
 from bot.helpdesk.turns import ConversationTurns
 from bot.helpdesk.zendesk_flow import ZendeskResponder
+from bot.inference.devices import limit_blas_threads
 from bot.insights.protocol import InsightsStore
 from bot.insights.service import Insights
 from bot.jobs.protocol import JobResult, JobRunner, JobSpec, ProgressSink
@@ -540,6 +541,7 @@ def build_services(
     tracer = tracer_provider.get_tracer(TRACER_NAME) if tracer_provider is not None else None
     metrics = build_metrics(settings)
     observer = build_observer(settings, metrics)
+    limit_blas_threads(settings.blas_threads)
     embedder = ReducedPrecisionEmbedder(
         settings.embedding_model,
         batch_size=settings.embedding_batch_size,

@@ -173,6 +173,13 @@ class Settings(BaseSettings):
         "scores, so an article with two good passages outranks one lucky match.",
     )
     reranker_cache_ttl_s: int = 7 * 24 * 3600
+    blas_threads: int = Field(
+        1,
+        ge=0,
+        description="Threads NumPy's BLAS may use (MaxSim, kNN, answerability features); "
+        "0 = the library's default (one per core). One is faster for these small products, "
+        "and leaves the other cores to the query encoder and BM25.",
+    )
     token_cache_mb: int = Field(
         256,
         ge=0,

@@ -1,4 +1,4 @@
-"""Which device a local model loads on, and how many CPU threads torch gives it.
+"""Which device a local model loads on, and how many CPU threads torch and BLAS get.
 
 Asking torch whether CUDA is there costs the torch import (seconds). On Linux a GPU needs
 its kernel driver, whose device files are cheap to look for: without them the answer is
@@ -46,6 +46,23 @@ def configure_torch_threads() -> None:
             torch.set_num_threads(cpus)
         _threads_configured = True
         logger.info("torch intra-op threads: %s", torch.get_num_threads())
+
+
+def limit_blas_threads(threads: int) -> None:
+    """Cap NumPy's BLAS (OpenBLAS) threads for the whole process; 0 keeps its default.
+
+    Search multiplies small matrices (a question's ~15 token vectors by ~5 000 candidate
+    token vectors, a query vector by the KB's): a second BLAS thread buys little there,
+    and on busy cores it waits for the first to be scheduled, which on the shared 2-core
+    machine doubled the MaxSim's time (benchmarks/README.md, "/v1/search latency").
+    """
+    if threads < 1:
+        return
+    import numpy  # noqa: F401 - threadpoolctl finds BLAS among the libraries loaded
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=threads, user_api="blas")
+    logger.info("BLAS threads: %s", threads)
 
 
 def gpu_driver_absent() -> bool:
