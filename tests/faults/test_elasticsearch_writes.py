@@ -29,12 +29,15 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from bot.api.app import create_app
+from bot.errors import BackendUnavailable
+from bot.retrieval.elasticsearch.search import ElasticsearchSearch
 from bot.settings import Settings
 from tests.support.admin_client import ADMIN_KEY, AUTH, wait_job
 from tests.support.celery_deployment import KB, hits, kb_counts
 from tests.support.es_fixtures import elasticsearch_url  # noqa: F401
 from tests.support.kb_corpus import write_corpus
 from tests.support.live_server import serve
+from tests.support.search_contract import INFO, make_document
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.elasticsearch, pytest.mark.model]
@@ -178,6 +181,39 @@ def test_node_lost_mid_bulk_fails_the_reindex_and_the_old_index_keeps_serving(
     # The next rebuild dropped the half-built index; the old one retires after its grace.
     wait_until("only the new index to remain", lambda: list(writes.indices()) == new, 20)
     print(f"\nES lost mid-bulk: re-index failed {failed_s:.2f}s after the cut; retry succeeded")
+
+
+async def test_a_rebuild_write_whose_only_bulk_is_cut_raises_and_is_never_swapped_in(
+    proxy: TcpProxy,
+    elasticsearch_url: str,  # noqa: F811
+) -> None:
+    """The case the job-level drill may not reach: the cut strikes the last (here, the only)
+    bulk of a rebuild, so no later call notices the outage. Reporting each document as
+    failed would let a rebuild of new documents be swapped in without them."""
+    prefix = f"drill-{uuid.uuid4().hex[:8]}"
+    search = ElasticsearchSearch(proxy.url, index_prefix=prefix, timeout_s=2.0)
+    direct = ElasticsearchSearch(elasticsearch_url, index_prefix=prefix)
+    documents = [make_document("one", f"doc-{i}.md", f"article {i} body") for i in range(5)]
+    try:
+        await search.ensure_kb("one", INFO)
+        assert not (await search.upsert_documents("one", documents[:2])).failed
+        build = await search.begin_rebuild("one", INFO)
+        proxy.stop_on(b"/_bulk")
+        try:
+            with pytest.raises(BackendUnavailable, match="unreachable") as raised:
+                await build.write(documents)
+        finally:
+            proxy.restore()
+        assert "writing the rebuild of KB 'one'" in raised.value.message
+        await build.abort()
+        stats = await direct.stats("one")
+        assert (stats.documents, stats.chunks) == (2, 2), "the served index, untouched"
+    finally:
+        await search.close()
+        found = await direct.client.indices.get_alias(index=f"{prefix}-*")
+        for index in found.body:
+            await direct.client.options(ignore_status=404).indices.delete(index=index)
+        await direct.close()
 
 
 def flood_stage(es: Elasticsearch) -> dict[str, object]:
