@@ -8,6 +8,8 @@ import json
 import numpy as np
 from elasticsearch.serializer import JsonSerializer
 
+from bot.domain import Chunk
+from bot.retrieval.elasticsearch.mapping import chunk_source
 from bot.retrieval.elasticsearch.queries import knn_body
 from bot.retrieval.elasticsearch.serializer import FastJsonSerializer
 
@@ -19,6 +21,17 @@ def test_the_query_vector_reaches_the_node_as_the_same_numbers() -> None:
     as_before = json.loads(JsonSerializer().dumps([float(x) for x in vector]))
     assert sent["knn"]["query_vector"] == as_before
     assert np.array_equal(np.asarray(sent["knn"]["query_vector"], dtype=np.float32), vector)
+
+
+def test_an_indexed_vector_goes_as_the_same_float32_in_fewer_bytes() -> None:
+    vector = np.random.default_rng(8).standard_normal(384).astype(np.float32)
+    vector /= np.linalg.norm(vector)
+    chunk = Chunk("kb", "a.md", 0, "Title", ("Heading",), "Body text.", None, "hash")
+    source = chunk_source(chunk, vector, "2024-01-01T00:00:00+00:00")
+    sent = FastJsonSerializer().dumps(source)
+    assert np.array_equal(np.asarray(json.loads(sent)["embedding"], dtype=np.float32), vector)
+    as_before = JsonSerializer().dumps({**source, "embedding": [float(x) for x in vector]})
+    assert len(sent) < 0.7 * len(as_before)
 
 
 def test_text_orjson_refuses_takes_the_standard_path() -> None:

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
+
 from bot.domain import Chunk, IndexInfo, Vector, content_hash
 from bot.errors import InvalidRequest, RetrievalError
 
@@ -175,6 +177,15 @@ def chunk_doc_id(chunk: Chunk) -> str:
 
 
 def chunk_source(chunk: Chunk, vector: Vector, indexed_at: str) -> dict[str, Any]:
+    """The document as indexed; the vector goes as a float32 array.
+
+    The client's orjson serializer writes float32 in its shortest form (~11 characters a
+    number instead of a float64's ~20), and the index stores float32 anyway, so the node
+    keeps the same vector from a body about 40 % smaller. The saving lasts: Elasticsearch
+    keeps each document's original JSON, vector included, as `_recovery_source` in the
+    same stored-field blocks as the text until a merge prunes it, and every query's fetch
+    phase decompresses those blocks to read 50 hits.
+    """
     return {
         "kb_id": chunk.kb,
         "source_id": chunk.source_id,
@@ -185,7 +196,7 @@ def chunk_source(chunk: Chunk, vector: Vector, indexed_at: str) -> dict[str, Any
         "body": chunk.text,
         "url": chunk.url,
         "indexed_at": indexed_at,
-        "embedding": [float(x) for x in vector],
+        "embedding": np.ascontiguousarray(vector, dtype=np.float32),
     }
 
 
