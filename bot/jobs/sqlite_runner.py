@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import logging
 import os
 import time
@@ -75,6 +76,7 @@ class SqliteJobRunner:
         self._loop: asyncio.Task[None] | None = None
         self._running: _Running | None = None
         self._leading = False
+        self._wake = asyncio.Event()
 
     @property
     def leading(self) -> bool:
@@ -86,7 +88,9 @@ class SqliteJobRunner:
             self._loop = asyncio.get_running_loop().create_task(self._lead(), name="job-runner")
 
     async def submit(self, spec: JobSpec) -> JobState:
-        return await self._store.insert(uuid.uuid4().hex, spec)
+        state = await self._store.insert(uuid.uuid4().hex, spec)
+        self._wake.set()  # the runner, if it is this process, claims it now, not next poll
+        return state
 
     async def get(self, job_id: str) -> JobState:
         state = await self._store.get(job_id)
@@ -132,7 +136,9 @@ class SqliteJobRunner:
                     await self._lead_once()
             except SupportbotError as exc:
                 logger.warning("job runner: %s", exc.message)
-            await asyncio.sleep(self._poll_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._poll_s)
+            self._wake.clear()
 
     async def _lead_once(self) -> None:
         if not self._leading:
@@ -201,3 +207,4 @@ class SqliteJobRunner:
             self._leading = False
         finally:
             self._running = None
+            self._wake.set()  # the next queued job starts now

@@ -50,7 +50,12 @@ def served(
     command = [str(SUPPORTBOT), "serve", "--port", str(port), "--workers", str(workers)]
     with log.open("ab") as out:
         process = subprocess.Popen(
-            command, env=dict(env), cwd=cwd, stdout=out, stderr=subprocess.STDOUT
+            command,
+            env=dict(env),
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: the workers go with it
         )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -61,7 +66,9 @@ def served(
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            process.kill()
+            # A worker still loading its models (a replacement, say) can hold the
+            # supervisor's shutdown; killing the supervisor alone would orphan it, serving.
+            os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
 
 
