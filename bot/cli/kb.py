@@ -70,6 +70,10 @@ async def _finish(services: Services, job: JobState, wait: bool) -> None:
         return
     if not wait:
         console.print("[dim]no broker configured: the job runs in this process, waiting[/dim]")
+    # With SUPPORTBOT_WORKERS > 1 and no broker, following joins the servers' shared runner:
+    # this process runs the job only if no server worker is running jobs, and hands back
+    # to the queue a job it has not finished when it exits.
+    await services.jobs.start()
     try:
         job = await follow(services.jobs, job, console)
     except (KeyboardInterrupt, asyncio.CancelledError):
