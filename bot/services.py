@@ -548,6 +548,7 @@ def build_services(
         precision=settings.embedding_precision,
         runtime=settings.embedding_runtime,
         cache_dir=settings.model_cache_path,
+        query_threads=settings.embedding_query_threads,
     )
     if warm:
         embedder.warm_up()

@@ -108,6 +108,13 @@ class Settings(BaseSettings):
         "auto",
         description="auto = OpenVINO on CPU when installed (faster ingest, queries), else torch.",
     )
+    embedding_query_threads: int = Field(
+        1,
+        ge=0,
+        description="OpenVINO: inference threads for a search query (a second compiled copy "
+        "of the model, ~90 MB); batches (ingestion) keep every core. One thread leaves a "
+        "core to BM25, which runs at the same time; 0 = no copy, queries use every core.",
+    )
     chunk_target_tokens: int = Field(200, description="Target chunk size in model tokens.")
     chunk_max_tokens: int = Field(240, description="Hard upper bound per chunk.")
     chunk_overlap: float = Field(0.15, ge=0.0, lt=0.5, description="Fraction of overlap.")

@@ -28,7 +28,7 @@ from bot.domain import Vector
 from bot.embedding.recent_queries import RecentQueries
 from bot.embedding.sentence_transformer import SentenceTransformerEmbedder
 from bot.errors import ConfigurationError
-from bot.inference.devices import default_device
+from bot.inference.devices import available_cpus, default_device
 from bot.inference.model_cache import ModelCache
 from bot.inference.openvino_cache import cache_key, keep, load_cached
 from bot.inference.openvino_encoder import OpenVinoSentenceEncoder
@@ -51,8 +51,13 @@ class ReducedPrecisionEmbedder(SentenceTransformerEmbedder):
         precision: Precision = "auto",
         runtime: RuntimeName = "auto",
         cache_dir: Path | None = None,
+        query_threads: int = 0,
     ) -> None:
-        """`cache_dir` keeps the converted OpenVINO model on disk (None: convert each start)."""
+        """`cache_dir` keeps the converted OpenVINO model on disk (None: convert each start).
+
+        `query_threads` (OpenVINO with a `cache_dir`): a second compiled copy of the model
+        with this many inference threads encodes single texts (search queries), so a
+        query does not fight BM25 and other requests for every core; 0: no copy."""
         super().__init__(model_id, batch_size=batch_size, device=device)
         self.precision: ResolvedPrecision = resolve_precision(precision, device or "cpu")
         self.runtime: ResolvedRuntime = resolve_runtime(runtime, device or "cpu", self.precision)
@@ -63,6 +68,8 @@ class ReducedPrecisionEmbedder(SentenceTransformerEmbedder):
         self._prepared = False
         self._prepare_lock = threading.Lock()
         self._openvino: OpenVinoSentenceEncoder | None = None
+        self._query_threads = query_threads
+        self._openvino_query: OpenVinoSentenceEncoder | None = None
         self._recent = RecentQueries()
 
     def warm_up(self) -> None:
@@ -80,6 +87,12 @@ class ReducedPrecisionEmbedder(SentenceTransformerEmbedder):
                     self._openvino = OpenVinoSentenceEncoder.from_ready(ready, self._batch_size)
                 else:
                     self._openvino = self._to_openvino(self._load(), key)
+                if self._openvino is not None and 0 < self._query_threads < available_cpus():
+                    query_ready = load_cached(
+                        self._cache, key, self.precision, threads=self._query_threads
+                    )
+                    if query_ready is not None:
+                        self._openvino_query = OpenVinoSentenceEncoder.from_ready(query_ready, 1)
             else:
                 self._load()
             self._prepared = True
@@ -151,10 +164,12 @@ class ReducedPrecisionEmbedder(SentenceTransformerEmbedder):
         if len(texts) == 1 and (known := self._recent.get(texts[0])) is not None:
             return known
         self._prepare()
-        if self._openvino is None or not texts:
+        encoder = self._openvino_query if len(texts) == 1 else None
+        encoder = encoder or self._openvino
+        if encoder is None or not texts:
             sentences, tokens = super().embed_documents_with_tokens(texts)
         else:
-            sentences, tokens = self._openvino.encode(texts, with_tokens=True)
+            sentences, tokens = encoder.encode(texts, with_tokens=True)
         sentences = sentences.astype(np.float32)
         if len(texts) == 1:
             self._recent.put(texts[0], sentences, tokens)

@@ -51,10 +51,13 @@ def load_cached(
     key: str | None,
     precision: ResolvedPrecision,
     max_length: int | None = None,
+    *,
+    threads: int | None = None,
 ) -> ReadyModel | None:
     """The cached model compiled at `precision`; None on a miss. A damaged entry is removed.
 
-    The tokenizer truncates at `max_length`, or at the length stored with the model.
+    The tokenizer truncates at `max_length`, or at the length stored with the model;
+    `threads` caps the inference threads (default: every CPU).
     """
     if cache is None or key is None:
         return None
@@ -62,7 +65,9 @@ def load_cached(
     if entry is None:
         return None
     try:
-        model = OpenVinoModel.compile(entry.model_xml, precision, blob_cache=cache.compiled_dir)
+        model = OpenVinoModel.compile(
+            entry.model_xml, precision, blob_cache=cache.compiled_dir, threads=threads
+        )
         meta = entry.meta
         tokenizer = FastTokenizer.load(
             entry.tokenizer_json,

