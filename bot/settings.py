@@ -112,7 +112,7 @@ class Settings(BaseSettings):
         1,
         ge=0,
         description="OpenVINO: inference threads for a search query (a second compiled copy "
-        "of the model, ~90 MB); batches (ingestion) keep every core. One thread leaves a "
+        "of the model, ~110 MB resident); batches (ingestion) keep every core. One thread leaves a "
         "core to BM25, which runs at the same time; 0 = no copy, queries use every core.",
     )
     chunk_target_tokens: int = Field(200, description="Target chunk size in model tokens.")
