@@ -291,15 +291,14 @@ def build_job_runner(settings: Settings, context: JobContext) -> JobRunner:
     """Celery workers when a broker is set; else, with several API workers, one of them at
     a time runs the jobs they share in the data dir; else asyncio tasks in this process."""
     if settings.celery_broker_url:
-        from bot.jobs.celery_config import build_celery_app
         from bot.jobs.celery_runner import CeleryJobRunner
-        from bot.jobs.celery_submitter import SubmittingCelery
+        from bot.jobs.celery_submitter import submitting_app
         from bot.jobs.records import RedisJobRecords
 
         records = RedisJobRecords.from_url(
             settings.redis_url or settings.celery_broker_url, retention_s=settings.job_retention_s
         )
-        return CeleryJobRunner(build_celery_app(settings, SubmittingCelery), records)
+        return CeleryJobRunner(submitting_app(settings), records)
 
     def execute(spec: JobSpec, progress: ProgressSink) -> Awaitable[JobResult]:
         return run_job(spec, context, progress)

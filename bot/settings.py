@@ -54,6 +54,13 @@ class Settings(BaseSettings):
         3600, description="Unacked tasks are redelivered after this; must exceed the longest job."
     )
     celery_task_max_retries: int = Field(3, description="Retries of a job on BackendUnavailable.")
+    celery_submit_timeout_s: float = Field(
+        1.0,
+        gt=0,
+        description="How long the API waits on the broker for each of its two tries to queue "
+        "a job; past that the submission answers 503 + Retry-After (a stuck broker would "
+        "otherwise hold the request ~40 s).",
+    )
     celery_max_worker_deaths: int = Field(
         3,
         ge=1,

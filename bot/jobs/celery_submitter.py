@@ -7,6 +7,11 @@ the process; and with the broker's Redis down, subscribing is what fails first: 
 backend's own reconnect retries (~20 s), with a RuntimeError asking to restart the app (a
 500 for the admin who submitted). Without it, an unreachable broker fails `send_task`
 within the publish retry policy (`task_publish_retry_policy`), in about a second.
+
+A broker that accepts connections and never answers (stuck, or frozen) would hold each
+publish try for the transport's socket timeout, set for the worker's long-lived
+connections (10 s, three tries: ~40 s). The API's app waits `celery_submit_timeout_s` per
+try, and tries twice.
 """
 
 from __future__ import annotations
@@ -14,6 +19,26 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
+
+from bot.jobs.celery_config import build_celery_app
+from bot.settings import Settings
+
+
+def submitting_app(settings: Settings) -> SubmittingCelery:
+    """The API's app: the shared configuration, with publishing bounded for a request."""
+    app = build_celery_app(settings, SubmittingCelery)
+    timeout = settings.celery_submit_timeout_s
+    app.conf.broker_transport_options = {
+        **app.conf.broker_transport_options,
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+    }
+    app.conf.task_publish_retry_policy = {
+        "max_retries": 1,
+        "interval_start": 0,
+        "interval_step": 0.2,
+    }
+    return app
 
 
 class SubmittingCelery(Celery):
