@@ -268,6 +268,35 @@ def test_a_job_submitted_to_one_worker_is_run_once_and_served_by_every_worker(
     assert jobs == {"name": "sqlite", "ok": True, "detail": None}
 
 
+def test_a_reindex_run_by_one_worker_is_served_by_every_worker(server: Server) -> None:
+    """Both workers have served the KB (its matrix cached) when a re-index through the API
+    swaps in a rebuilt index; every worker's next search finds only the new content."""
+    kb = "numbats"
+    write_corpus(server.sources / kb, 4, marker="numbatling")
+    assert poll_job(server, register_source(server, kb))[-1].json()["state"] == "succeeded"
+
+    def hits(marker: str) -> Callable[[httpx.Client], httpx.Response]:
+        def search(client: httpx.Client) -> httpx.Response:
+            query = {"kb": kb, "query": f"which article mentions {marker}", "mode": "hybrid"}
+            return client.post(f"{server.url}/v1/search", json=query, headers=ADMIN)
+
+        return search
+
+    def mentions(response: httpx.Response, marker: str) -> bool:
+        assert response.status_code == 200, response.text
+        return any(marker in r["text"] for r in response.json()["results"])
+
+    assert all(mentions(r, "numbatling") for r in until_both_workers(hits("numbatling")))
+    write_corpus(server.sources / kb, 4, marker="echidnaling")
+    with httpx.Client(timeout=60) as client:
+        queued = client.post(f"{server.url}/admin/kbs/{kb}/reindex", headers=ADMIN)
+    assert queued.status_code == 202, queued.text
+    done = poll_job(server, queued.json()["job"]["id"])[-1].json()
+    assert done["state"] == "succeeded" and done["result"]["documents"] == 4, done
+    for response in until_both_workers(hits("echidnaling"), at_least=4):
+        assert mentions(response, "echidnaling") and not mentions(response, "numbatling")
+
+
 def test_a_killed_job_runner_leaves_no_job_running(server: Server) -> None:
     """The worker running an ingest is killed (SIGKILL, as the OOM killer would): the other
     worker takes over within a poll and marks the job failed, saying why. Last in this
