@@ -10,12 +10,14 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 
 from bot.errors import JobNotFound
+from bot.jobs.inprocess import JobExecutor
 from bot.jobs.protocol import JobProgress, JobResult, JobSpec, JobState, ProgressSink
 from bot.jobs.sqlite_runner import SqliteJobRunner
 from tests.support.sqlite_jobs import runner_for, runner_pid
@@ -34,7 +36,7 @@ class Ledger:
         self.most = 0
         self.release = asyncio.Event()
 
-    def quick(self, who: str) -> Callable[[JobSpec, ProgressSink], Awaitable[JobResult]]:
+    def quick(self, who: str) -> JobExecutor:
         async def execute(spec: JobSpec, progress: ProgressSink) -> JobResult:
             self.now += 1
             self.most = max(self.most, self.now)
@@ -48,7 +50,7 @@ class Ledger:
 
         return execute
 
-    def until_released(self, who: str) -> Callable[[JobSpec, ProgressSink], Awaitable[JobResult]]:
+    def until_released(self, who: str) -> JobExecutor:
         async def execute(spec: JobSpec, progress: ProgressSink) -> JobResult:
             self.runs.append((who, spec.kb))
             done = 0
@@ -66,18 +68,29 @@ async def ledger() -> Ledger:
     return Ledger()
 
 
+@asynccontextmanager
+async def two_workers(
+    data_dir: Path, leader: JobExecutor, other: JobExecutor
+) -> AsyncIterator[tuple[SqliteJobRunner, SqliteJobRunner]]:
+    """Two workers' runners on one data dir (each its own file handle and lock), the first
+    one started first and running the jobs; both closed after (closing twice is fine)."""
+    first, second = runner_for(data_dir, leader), runner_for(data_dir, other)
+    try:
+        await first.start()
+        await until_leading(first)
+        await second.start()
+        yield first, second
+    finally:
+        await first.close()
+        await second.close()
+
+
 @pytest.fixture
 async def pair(
     tmp_path: Path, ledger: Ledger
 ) -> AsyncIterator[tuple[SqliteJobRunner, SqliteJobRunner]]:
-    """Two workers' runners on one data dir (each its own file handle and lock)."""
-    first = runner_for(tmp_path, ledger.quick("first"))
-    second = runner_for(tmp_path, ledger.quick("second"))
-    await first.start()
-    await second.start()
-    yield first, second
-    await first.close()
-    await second.close()
+    async with two_workers(tmp_path, ledger.quick("first"), ledger.quick("second")) as both:
+        yield both
 
 
 async def until(
@@ -123,12 +136,9 @@ async def test_an_unknown_job_is_not_found_by_any_worker(
 
 
 async def test_progress_and_cancel_reach_across_workers(tmp_path: Path, ledger: Ledger) -> None:
-    leader = runner_for(tmp_path, ledger.until_released("leader"))
-    other = runner_for(tmp_path, ledger.until_released("other"))
-    await leader.start()
-    await until_leading(leader)
-    await other.start()
-    try:
+    async with two_workers(
+        tmp_path, ledger.until_released("leader"), ledger.until_released("other")
+    ) as (leader, other):
         job = await other.submit(JobSpec("reindex", "acme"))
         running = await until(
             other, job.id, lambda s: s.progress is not None and s.progress.done > 2
@@ -141,28 +151,20 @@ async def test_progress_and_cancel_reach_across_workers(tmp_path: Path, ledger: 
         queued = await leader.submit(JobSpec("reindex", "later"))
         ledger.release.set()
         assert (await until(other, queued.id, lambda s: s.finished)).state == "succeeded"
-    finally:
-        await leader.close()
-        await other.close()
 
 
 async def test_a_worker_shutting_down_hands_its_job_to_the_next(
     tmp_path: Path, ledger: Ledger
 ) -> None:
-    leader = runner_for(tmp_path, ledger.until_released("leader"))
-    successor = runner_for(tmp_path, ledger.quick("successor"))
-    await leader.start()
-    await until_leading(leader)
-    await successor.start()
-    try:
+    async with two_workers(
+        tmp_path, ledger.until_released("leader"), ledger.quick("successor")
+    ) as (leader, successor):
         job = await successor.submit(JobSpec("reindex", "acme"))
         await until(successor, job.id, lambda s: s.state == "running")
         await leader.close()
         finished = await until(successor, job.id, lambda s: s.finished)
         assert finished.state == "succeeded" and finished.result == {"ran_in": "successor"}
         assert successor.leading
-    finally:
-        await successor.close()
 
 
 @pytest.fixture
