@@ -1,0 +1,200 @@
+"""What an Elasticsearch hybrid query costs, and where: the client's wall time against the
+node's own `took`, per retriever, on two or more KBs interleaved question by question.
+
+    .venv/bin/python -m benchmarks.elasticsearch_query_cost --url http://127.0.0.1:9200 \\
+        --kb bench-zulip --kb bench-zulip-new [--questions 192 --repeats 2] [--profile]
+
+The KBs are benchmark KBs (`benchmarks/search.py --keep` writes `bench-zulip` and
+`bench-large` under the index prefix `bench`); give two to compare indices written by two
+versions of the code on one node, under one load. For every question, in an order that
+rotates, each KB gets BM25 top-50 alone, kNN top-50 alone and both at once (what
+`HybridRetriever` sends), with the backend's own request bodies and client settings; it
+records the wall time, this process's CPU time and each response's `took` (the node's
+milliseconds). Lists are compared with the first KB's: same ids and scores, in order.
+`--profile` adds the node's profile of each retriever (query, kNN's DFS phase, fetch and
+its stored-field loading), which says where `took` goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.search import REPO, TOP_N, percentile
+from bot.domain import Vector
+from bot.embedding.sentence_transformer import SentenceTransformerEmbedder
+from bot.retrieval.elasticsearch import queries as q
+from bot.retrieval.elasticsearch.search import ElasticsearchSearch
+from bot.retrieval.terms import query_terms
+from bot.settings import PACKAGED_EMBEDDING_MODEL
+
+Request = Callable[[str, Vector], Awaitable[list[dict[str, Any]]]]
+MODES = ("bm25", "knn", "hybrid")
+
+
+def requests(es: ElasticsearchSearch, kb: str) -> dict[str, Request]:
+    alias = es.indexes.names(kb).alias
+    boosts = q.Bm25Boosts()
+
+    async def bm25(text: str, vector: Vector) -> dict[str, Any]:
+        body = q.bm25_body(kb, query_terms(text), TOP_N, boosts)
+        return dict((await es.client.search(index=alias, **body)).body)
+
+    async def knn(text: str, vector: Vector) -> dict[str, Any]:
+        body = q.knn_body(kb, vector, TOP_N, 4)
+        return dict((await es.client.search(index=alias, **body)).body)
+
+    async def hybrid(text: str, vector: Vector) -> list[dict[str, Any]]:
+        return list(await asyncio.gather(bm25(text, vector), knn(text, vector)))
+
+    return {
+        "bm25": lambda t, v: _one(bm25, t, v),
+        "knn": lambda t, v: _one(knn, t, v),
+        "hybrid": hybrid,
+    }
+
+
+async def _one(
+    call: Callable[[str, Vector], Awaitable[dict[str, Any]]], text: str, vector: Vector
+) -> list[dict[str, Any]]:
+    return [await call(text, vector)]
+
+
+def ranked(response: dict[str, Any]) -> list[tuple[str, float]]:
+    return [(hit["_id"], hit["_score"]) for hit in response["hits"]["hits"]]
+
+
+async def interleaved(
+    es: ElasticsearchSearch,
+    kbs: Sequence[str],
+    questions: Sequence[tuple[str, Vector]],
+    repeats: int,
+) -> list[dict[str, Any]]:
+    cells = [(kb, mode) for kb in kbs for mode in MODES]
+    calls = {kb: requests(es, kb) for kb in kbs}
+    wall: dict[tuple[str, str], list[float]] = {cell: [] for cell in cells}
+    cpu: dict[tuple[str, str], list[float]] = {cell: [] for cell in cells}
+    took: dict[tuple[str, str], list[list[int]]] = {cell: [] for cell in cells}
+    lists: dict[str, list[list[list[tuple[str, float]]]]] = {kb: [] for kb in kbs}
+    for text, vector in questions[:10]:  # warm the JIT, caches and connections
+        for kb, mode in cells:
+            await calls[kb][mode](text, vector)
+    for rep in range(repeats):
+        for i, (text, vector) in enumerate(questions):
+            shift = (i + rep) % len(cells)
+            for kb, mode in cells[shift:] + cells[:shift]:
+                started, cpu_started = time.perf_counter(), time.process_time()
+                responses = await calls[kb][mode](text, vector)
+                wall[kb, mode].append((time.perf_counter() - started) * 1000)
+                cpu[kb, mode].append((time.process_time() - cpu_started) * 1000)
+                took[kb, mode].append([int(r["took"]) for r in responses])
+                if rep == 0 and mode == "hybrid":
+                    lists[kb].append([ranked(r) for r in responses])
+    rows = []
+    for kb, mode in cells:
+        took_by_request = np.asarray(took[kb, mode])
+        same = sum(a == b for a, b in zip(lists[kb], lists[kbs[0]], strict=True))
+        rows.append(
+            {
+                "kb": kb,
+                "request": mode,
+                "n": len(wall[kb, mode]),
+                "p50_ms": round(percentile(wall[kb, mode], 50), 2),
+                "p95_ms": round(percentile(wall[kb, mode], 95), 2),
+                "client_cpu_p50_ms": round(percentile(cpu[kb, mode], 50), 2),
+                "took_p50_ms": [
+                    float(np.percentile(took_by_request[:, j], 50))
+                    for j in range(took_by_request.shape[1])
+                ],
+                "lists_as_first_kb": f"{same}/{len(lists[kb])}",
+            }
+        )
+    return rows
+
+
+async def profiled(
+    es: ElasticsearchSearch, kb: str, questions: Sequence[tuple[str, Vector]]
+) -> dict[str, float]:
+    """Median milliseconds of each part of the node's work, from the profile API."""
+    alias = es.indexes.names(kb).alias
+    parts: dict[str, list[float]] = {}
+    for text, vector in questions:
+        for mode, body in (
+            ("bm25", q.bm25_body(kb, query_terms(text), TOP_N, q.Bm25Boosts())),
+            ("knn", q.knn_body(kb, vector, TOP_N, 4)),
+        ):
+            response = (await es.client.search(index=alias, **body, profile=True)).body
+            shard = response["profile"]["shards"][0]
+            fetch = shard.get("fetch", {})
+            found = {
+                "took": float(response["took"]),
+                "query": sum(
+                    node["time_in_nanos"] for s in shard["searches"] for node in s["query"]
+                )
+                / 1e6,
+                "dfs knn": sum(
+                    node["time_in_nanos"]
+                    for knn in shard.get("dfs", {}).get("knn", [])
+                    for node in knn["query"]
+                )
+                / 1e6,
+                "fetch": fetch.get("time_in_nanos", 0) / 1e6,
+                "fetch: load_stored_fields": fetch.get("breakdown", {}).get("load_stored_fields", 0)
+                / 1e6,
+            }
+            for part, ms in found.items():
+                parts.setdefault(f"{mode} {part}", []).append(ms)
+    return {part: round(percentile(ms, 50), 2) for part, ms in parts.items()}
+
+
+async def main(args: argparse.Namespace) -> None:
+    embedder = SentenceTransformerEmbedder(PACKAGED_EMBEDDING_MODEL)
+    labelled = [json.loads(line) for line in args.queries.read_text().splitlines() if line]
+    texts = [item["query"] for item in labelled][: args.questions]
+    questions = [(text, embedder.embed_query(text)) for text in texts]
+    es = ElasticsearchSearch(args.url, index_prefix=args.index_prefix, timeout_s=30.0)
+    try:
+        for kb in args.kb:
+            await es.indexes.require(kb)
+        rows = await interleaved(es, args.kb, questions, args.repeats)
+        load = os.getloadavg()
+        print(f"load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} at the end")
+        for row in rows:
+            print(json.dumps(row))
+        if args.profile:
+            for kb in args.kb:
+                print(kb, json.dumps(await profiled(es, kb, questions[: args.profile])))
+    finally:
+        await es.close()
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--url", required=True, help="An Elasticsearch node holding the KBs.")
+    parser.add_argument(
+        "--kb", action="append", required=True, help="A benchmark KB; repeat to compare."
+    )
+    parser.add_argument("--index-prefix", default="bench", help="Their index prefix.")
+    parser.add_argument(
+        "--queries", type=Path, default=REPO.parent / "shared" / "eval" / "zulip-dev.jsonl"
+    )
+    parser.add_argument("--questions", type=int, default=192, help="How many questions.")
+    parser.add_argument("--repeats", type=int, default=2, help="Passes over the questions.")
+    parser.add_argument(
+        "--profile", type=int, default=0, help="Also profile this many questions per KB."
+    )
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(parse_args()))
