@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
 from bot.api.app import create_app
-from bot.settings import Settings
-from tests.support.admin_client import ADMIN_KEY, AUTH, wait_job
+from tests.support.admin_client import AUTH, admin_settings, register_folder, wait_job
 from tests.support.celery_deployment import KB, Deployment, api_client, hits, running_deployment
 from tests.support.kb_corpus import write_corpus
 from tests.support.live_server import serve
@@ -117,37 +117,37 @@ def test_broker_killed_submission_answers_503_fast_search_serves_and_jobs_run_wh
     print(f"\nbroker killed: 503 in {refused_s:.2f}s at most; accepted {accepted_s:.2f}s after")
 
 
+@contextmanager
+def api_without_worker(root: Path, cache_url: str, broker_url: str) -> Iterator[httpx.Client]:
+    """An API host on these Redis servers, a KB registered (its ingest queued: no worker
+    here, nothing can run while the broker is away anyway)."""
+    write_corpus(root / "sources" / KB, DOCUMENTS)
+    settings = admin_settings(root, redis_url=cache_url, celery_broker_url=broker_url)
+    with (
+        serve(create_app(settings), startup_timeout_s=300) as url,
+        httpx.Client(base_url=url, timeout=120) as client,
+    ):
+        register_folder(client, KB, KB)
+        yield client
+
+
 def test_broker_of_its_own_killed_answers_503_and_records_no_job_that_was_never_queued(
     tmp_path: Path,
 ) -> None:
-    write_corpus(tmp_path / "sources" / KB, DOCUMENTS)
-    with started_redis() as cache, started_redis() as broker:
-        settings = Settings(  # type: ignore[call-arg]
-            _env_file=None,
-            data_dir=tmp_path / "data",
-            sources_root=tmp_path / "sources",
-            admin_api_key=ADMIN_KEY,
-            reranker="none",
-            redis_url=cache.url,
-            celery_broker_url=broker.url,
-            resync_interval_s=0,
-        )
-        with (
-            serve(create_app(settings), startup_timeout_s=300) as url,
-            httpx.Client(base_url=url, timeout=60) as c,
-        ):
-            assert c.post("/admin/kbs", json={"kb": KB}, headers=AUTH).status_code == 201
-            registered = c.put(f"/admin/kbs/{KB}/source", json={"path": KB}, headers=AUTH)
-            assert registered.status_code == 202, registered.text  # queued; no worker here
-            before = job_ids(c)
-            broker.kill()
-            try:
-                refused_s = max(assert_queue_unavailable(*submit(c)) for _ in range(3))
-            finally:
-                broker.start()
-            assert job_ids(c) == before, "no job is listed that was never queued"
-            job_id, accepted_s = submitted_once_back(c)
-            assert job_ids(c) == [job_id, *before]
+    with (
+        started_redis() as cache,
+        started_redis() as broker,
+        api_without_worker(tmp_path, cache.url, broker.url) as c,
+    ):
+        before = job_ids(c)
+        broker.kill()
+        try:
+            refused_s = max(assert_queue_unavailable(*submit(c)) for _ in range(3))
+        finally:
+            broker.start()
+        assert job_ids(c) == before, "no job is listed that was never queued"
+        job_id, accepted_s = submitted_once_back(c)
+        assert job_ids(c) == [job_id, *before]
     print(
         f"\nbroker alone killed: 503 in {refused_s:.2f}s at most; accepted {accepted_s:.2f}s after"
     )
@@ -156,31 +156,17 @@ def test_broker_of_its_own_killed_answers_503_and_records_no_job_that_was_never_
 @pytest.mark.parametrize("shared", [True, False], ids=["one-redis", "broker-alone"])
 def test_frozen_broker_answers_503_within_the_bound(tmp_path: Path, shared: bool) -> None:
     """SIGSTOP: connections are accepted and never answered, the slowest way to be down."""
-    write_corpus(tmp_path / "sources" / KB, DOCUMENTS)
-    with started_redis() as cache, started_redis() as broker:
-        settings = Settings(  # type: ignore[call-arg]
-            _env_file=None,
-            data_dir=tmp_path / "data",
-            sources_root=tmp_path / "sources",
-            admin_api_key=ADMIN_KEY,
-            reranker="none",
-            redis_url=broker.url if shared else cache.url,
-            celery_broker_url=broker.url,
-            resync_interval_s=0,
-        )
-        with (
-            serve(create_app(settings), startup_timeout_s=300) as url,
-            httpx.Client(base_url=url, timeout=120) as c,
-        ):
-            assert c.post("/admin/kbs", json={"kb": KB}, headers=AUTH).status_code == 201
-            registered = c.put(f"/admin/kbs/{KB}/source", json={"path": KB}, headers=AUTH)
-            assert registered.status_code == 202, registered.text
-            broker.freeze()
-            try:
-                refused_s = max(assert_queue_unavailable(*submit(c)) for _ in range(2))
-                search = c.post("/v1/search", json={"kb": KB, "query": "topic3"})
-                assert search.status_code == 200, "search keeps answering"
-            finally:
-                broker.thaw()
-            _, accepted_s = submitted_once_back(c)
+    with (
+        started_redis() as cache,
+        started_redis() as broker,
+        api_without_worker(tmp_path, (broker if shared else cache).url, broker.url) as c,
+    ):
+        broker.freeze()
+        try:
+            refused_s = max(assert_queue_unavailable(*submit(c)) for _ in range(2))
+            search = c.post("/v1/search", json={"kb": KB, "query": "topic3"})
+            assert search.status_code == 200, "search keeps answering"
+        finally:
+            broker.thaw()
+        _, accepted_s = submitted_once_back(c)
     print(f"\nbroker frozen: 503 in {refused_s:.2f}s at most; accepted {accepted_s:.2f}s after")

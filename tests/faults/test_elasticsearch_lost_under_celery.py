@@ -15,7 +15,6 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
-from urllib.parse import urlsplit
 
 import pytest
 from elasticsearch import Elasticsearch
@@ -36,9 +35,7 @@ JOB_TIMEOUT_S = 180.0
 
 @pytest.fixture(scope="module")
 def proxy(elasticsearch_url: str) -> Iterator[TcpProxy]:  # noqa: F811
-    node = urlsplit(elasticsearch_url)
-    assert node.hostname and node.port
-    with TcpProxy(node.hostname, node.port) as running:
+    with TcpProxy.to(elasticsearch_url) as running:
         yield running
 
 

@@ -18,7 +18,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -49,9 +48,7 @@ def search(http: httpx.Client, _: int) -> httpx.Response:
 
 @pytest.fixture
 def proxy(elasticsearch_url: str) -> Iterator[TcpProxy]:  # noqa: F811
-    node = urlsplit(elasticsearch_url)
-    assert node.hostname and node.port
-    with TcpProxy(node.hostname, node.port) as running:
+    with TcpProxy.to(elasticsearch_url) as running:
         yield running
 
 

@@ -22,7 +22,6 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -31,8 +30,7 @@ from elasticsearch import Elasticsearch
 from bot.api.app import create_app
 from bot.errors import BackendUnavailable
 from bot.retrieval.elasticsearch.search import ElasticsearchSearch
-from bot.settings import Settings
-from tests.support.admin_client import ADMIN_KEY, AUTH, wait_job
+from tests.support.admin_client import AUTH, admin_settings, register_folder, wait_job
 from tests.support.celery_deployment import KB, hits, kb_counts
 from tests.support.es_fixtures import elasticsearch_url  # noqa: F401
 from tests.support.kb_corpus import write_corpus
@@ -89,9 +87,7 @@ class Writes:
 
 @pytest.fixture(scope="module")
 def proxy(elasticsearch_url: str) -> Iterator[TcpProxy]:  # noqa: F811
-    node = urlsplit(elasticsearch_url)
-    assert node.hostname and node.port
-    with TcpProxy(node.hostname, node.port) as running:
+    with TcpProxy.to(elasticsearch_url) as running:
         yield running
 
 
@@ -103,17 +99,12 @@ def writes(
 ) -> Iterator[Writes]:
     root = tmp_path_factory.mktemp("es-writes")
     prefix = f"drill-{uuid.uuid4().hex[:8]}"
-    settings = Settings(  # type: ignore[call-arg]
-        _env_file=None,
-        data_dir=root / "data",
-        sources_root=root / "sources",
-        admin_api_key=ADMIN_KEY,
-        reranker="none",
+    settings = admin_settings(
+        root,
         search_backend="elasticsearch",
         elasticsearch_url=proxy.url,
         elasticsearch_index_prefix=prefix,
         elasticsearch_timeout_s=2.0,
-        resync_interval_s=0,
         rate_limit_per_minute=100_000.0,
         rate_limit_burst=10_000,
     )
@@ -124,10 +115,7 @@ def writes(
             serve(create_app(settings), startup_timeout_s=300) as url,
             httpx.Client(base_url=url, timeout=60) as client,
         ):
-            assert client.post("/admin/kbs", json={"kb": KB}, headers=AUTH).status_code == 201
-            registered = client.put(f"/admin/kbs/{KB}/source", json={"path": KB}, headers=AUTH)
-            assert registered.status_code == 202, registered.text
-            first = wait_job(client, registered.json()["job"]["id"], timeout_s=JOB_TIMEOUT_S)
+            first = wait_job(client, register_folder(client, KB, KB), timeout_s=JOB_TIMEOUT_S)
             assert first["state"] == "succeeded" and first["result"]["new"] == DOCUMENTS, first
             yield Writes(client, es, prefix, root / "sources" / KB)
     finally:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import io
 import time
 import zipfile
+from pathlib import Path
 from typing import Any
 
 import httpx
+
+from bot.settings import Settings
 
 ADMIN_KEY = "test-admin-key-0123456789"
 AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -44,3 +47,26 @@ def wait_job(
         if time.monotonic() > deadline:
             raise AssertionError(f"job {job_id} still {job['state']} after {timeout_s}s: {job}")
         time.sleep(0.05)
+
+
+def register_folder(client: httpx.Client, kb: str, folder: str) -> str:
+    """Create `kb`, register the server folder `folder` (under SOURCES_ROOT) as its source;
+    the id of the ingest job that queued."""
+    created = client.post("/admin/kbs", json={"kb": kb}, headers=AUTH)
+    assert created.status_code == 201, created.text
+    registered = client.put(f"/admin/kbs/{kb}/source", json={"path": folder}, headers=AUTH)
+    assert registered.status_code == 202, registered.text
+    return str(registered.json()["job"]["id"])
+
+
+def admin_settings(root: Path, **values: Any) -> Settings:
+    """An app's settings for admin-API tests: state in `root/data`, folder sources under
+    `root/sources`, the test admin key, no reranker, no periodic re-sync; `values` on top."""
+    defaults: dict[str, Any] = {
+        "data_dir": root / "data",
+        "sources_root": root / "sources",
+        "admin_api_key": ADMIN_KEY,
+        "reranker": "none",
+        "resync_interval_s": 0,
+    }
+    return Settings(_env_file=None, **{**defaults, **values})  # type: ignore[call-arg]

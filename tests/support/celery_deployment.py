@@ -11,7 +11,7 @@ import httpx
 
 from bot.api.app import create_app
 from bot.settings import Settings
-from tests.support.admin_client import ADMIN_KEY, AUTH, wait_job
+from tests.support.admin_client import ADMIN_KEY, AUTH, register_folder, wait_job
 from tests.support.celery_worker import CeleryWorker
 from tests.support.kb_corpus import write_corpus
 from tests.support.live_server import serve
@@ -101,11 +101,7 @@ def api_client(deployment: Deployment, documents: int) -> Iterator[httpx.Client]
         serve(create_app(deployment.settings())) as url,
         httpx.Client(base_url=url, timeout=60) as c,
     ):
-        created = c.post("/admin/kbs", json={"kb": KB}, headers=AUTH)
-        assert created.status_code == 201, created.text
-        registered = c.put(f"/admin/kbs/{KB}/source", json={"path": KB}, headers=AUTH)
-        assert registered.status_code == 202, registered.text
-        first = wait_job(c, registered.json()["job"]["id"])
+        first = wait_job(c, register_folder(c, KB, KB))
         assert first["state"] == "succeeded", (first, deployment.worker.log()[-3000:])
         assert first["result"]["new"] == documents
         yield c

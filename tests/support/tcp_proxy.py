@@ -21,6 +21,7 @@ import socket
 import struct
 import threading
 from typing import Literal
+from urllib.parse import urlsplit
 
 from tests.support.live_server import free_port
 
@@ -35,6 +36,13 @@ def reset(sock: socket.socket) -> None:
 
 
 class TcpProxy:
+    @classmethod
+    def to(cls, url: str) -> TcpProxy:
+        """A proxy (not started) to the host and port of `url`."""
+        parts = urlsplit(url)
+        assert parts.hostname and parts.port, url
+        return cls(parts.hostname, parts.port)
+
     def __init__(self, upstream_host: str, upstream_port: int) -> None:
         self.upstream = (upstream_host, upstream_port)
         self.port = free_port()
