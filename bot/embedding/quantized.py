@@ -29,6 +29,7 @@ from bot.embedding.recent_queries import RecentQueries
 from bot.embedding.sentence_transformer import SentenceTransformerEmbedder
 from bot.errors import ConfigurationError
 from bot.inference.devices import available_cpus, default_device
+from bot.inference.fast_tokenizer import FastTokenizer
 from bot.inference.model_cache import ModelCache
 from bot.inference.openvino_cache import cache_key, keep, load_cached
 from bot.inference.openvino_encoder import OpenVinoSentenceEncoder
@@ -142,6 +143,11 @@ class ReducedPrecisionEmbedder(SentenceTransformerEmbedder):
     def max_seq_length(self) -> int:
         self._prepare()
         return self._openvino.max_length if self._openvino is not None else super().max_seq_length
+
+    @property
+    def fast_tokenizer(self) -> FastTokenizer | None:
+        self._prepare()
+        return self._openvino.tokenizer if self._openvino is not None else None
 
     def count_tokens(self, text: str) -> int:
         if self._openvino is not None:

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
     from transformers import PreTrainedTokenizerBase
 
+    from bot.inference.fast_tokenizer import FastTokenizer
+
 SCHEMA_VERSION = 1
 
 
@@ -72,6 +74,11 @@ class SentenceTransformerEmbedder:
         from transformers import AutoTokenizer
 
         return AutoTokenizer.from_pretrained(self._path)
+
+    @property
+    def fast_tokenizer(self) -> FastTokenizer | None:
+        """None: this class tokenises through transformers (see ReducedPrecisionEmbedder)."""
+        return None
 
     # -- protocol ----------------------------------------------------------------
     @property

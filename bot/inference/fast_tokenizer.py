@@ -78,6 +78,16 @@ class FastTokenizer:
         """Each text with special tokens, truncated to `max_length`, unpadded."""
         return self._features(self._truncating.encode_batch(list(texts)))
 
+    def encode_one(self, text: str) -> Encoding:
+        """One text as `encode` sees it, with each token's string, offsets and word."""
+        return self._truncating.encode(text)
+
+    @property
+    def special_ids(self) -> frozenset[int]:
+        """Ids of the special tokens ([CLS], [SEP], [PAD], [UNK], [MASK] for BERT)."""
+        added = self._truncating.get_added_tokens_decoder()
+        return frozenset(token_id for token_id, token in added.items() if token.special)
+
     def encode_pairs(self, firsts: Sequence[str], seconds: Sequence[str]) -> Features:
         """Each (first, second) pair as one sequence, the longer side truncated first."""
         pairs: list[Any] = list(zip(firsts, seconds, strict=True))

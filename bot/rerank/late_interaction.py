@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import unicodedata
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 import numpy as np
 
@@ -30,6 +30,8 @@ from ingestion.embedding_text import EMBEDDING_TEXT_VERSION, text_for_embedding
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
+
+    from bot.inference.fast_tokenizer import FastTokenizer
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +51,11 @@ class TokenEmbedder(Protocol):
     @property
     def max_seq_length(self) -> int: ...
 
+    @property
+    def fast_tokenizer(self) -> FastTokenizer | None:
+        """The model's Rust tokenizer when loaded without transformers (OpenVINO), else None."""
+        ...
+
 
 def is_content_token(token: str) -> bool:
     """False for word pieces made only of punctuation or symbols ("?", "##.", "'")."""
@@ -61,15 +68,13 @@ class _Piece(NamedTuple):
     name: str
     word: str
     """The whole word the piece belongs to, lower-cased (the piece itself for specials)."""
+    special: bool
 
 
-def _word_spans(encoded: Any, length: int) -> list[tuple[int, int] | None]:
-    """Character span of the word each token belongs to; None for special tokens (or
-    every token, when the tokenizer is not a fast one and cannot say)."""
-    offsets = encoded.get("offset_mapping")
-    if offsets is None:
-        return [None] * length
-    word_ids = encoded.word_ids()
+def _word_spans(
+    word_ids: Sequence[int | None], offsets: Sequence[tuple[int, int]]
+) -> list[tuple[int, int] | None]:
+    """Character span of the word each token belongs to; None for special tokens."""
     extent: dict[int, tuple[int, int]] = {}
     for word_id, (start, end) in zip(word_ids, offsets, strict=True):
         if word_id is not None:
@@ -94,7 +99,6 @@ class LateInteractionReranker:
         self._embedder = embedder
         self._store = store
         self._content_query_tokens = content_query_tokens
-        self._special_ids: frozenset[int] | None = None
 
     def warm_up(self) -> None:
         self._embedder.warm_up()
@@ -139,22 +143,38 @@ class LateInteractionReranker:
         return [TokenMatch(word, float(v)) for word, v in zip(words, best, strict=True)]
 
     def _query_pieces(self, query: str) -> list[_Piece]:
-        """The query's tokens as the model's forward pass sees them, each with its word."""
-        tokenizer = self._embedder.tokenizer
-        encoded = tokenizer(
-            query,
-            truncation=True,
-            max_length=self._embedder.max_seq_length,
-            return_offsets_mapping=bool(getattr(tokenizer, "is_fast", False)),
-        )
-        ids: list[int] = encoded["input_ids"]
-        names = tokenizer.convert_ids_to_tokens(ids)
-        spans = _word_spans(encoded, len(ids))
+        """The query's tokens as the model's forward pass sees them, each with its word.
+
+        From the Rust tokenizer the encoder already holds when there is one: loading the
+        transformers tokenizer imports torch, seconds on the first search of a process."""
+        fast = self._embedder.fast_tokenizer
+        spans: list[tuple[int, int] | None]
+        if fast is not None:
+            encoding = fast.encode_one(query)
+            ids, names, special_ids = encoding.ids, encoding.tokens, fast.special_ids
+            spans = _word_spans(encoding.word_ids, encoding.offsets)
+        else:
+            tokenizer = self._embedder.tokenizer
+            encoded = tokenizer(
+                query,
+                truncation=True,
+                max_length=self._embedder.max_seq_length,
+                return_offsets_mapping=bool(getattr(tokenizer, "is_fast", False)),
+            )
+            ids = encoded["input_ids"]
+            names = list(tokenizer.convert_ids_to_tokens(ids))
+            special_ids = frozenset(tokenizer.all_special_ids)
+            offsets = encoded.get("offset_mapping")
+            # A slow tokenizer cannot say which word a token is part of.
+            spans = (
+                [None] * len(ids) if offsets is None else _word_spans(encoded.word_ids(), offsets)
+            )
         return [
             _Piece(
                 token_id,
                 name,
                 (query[span[0] : span[1]] if span else name.removeprefix("##")).casefold(),
+                token_id in special_ids,
             )
             for token_id, name, span in zip(ids, names, spans, strict=True)
         ]
@@ -164,11 +184,9 @@ class LateInteractionReranker:
     ) -> np.ndarray | None:
         if len(pieces) != length:  # tokenised differently from the model's forward pass
             return None
-        if self._special_ids is None:
-            self._special_ids = frozenset(self._embedder.tokenizer.all_special_ids)
         return np.array(
             [
-                piece.token_id not in self._special_ids
+                not piece.special
                 and is_content_token(piece.name)
                 and not (drop_stopwords and piece.name.removeprefix("##").lower() in STOPWORDS)
                 for piece in pieces

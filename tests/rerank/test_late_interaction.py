@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from bot.domain import Chunk
+from bot.embedding.quantized import ReducedPrecisionEmbedder
 from bot.embedding.sentence_transformer import SentenceTransformerEmbedder
 from bot.errors import ConfigurationError, RerankError
 from bot.rerank.late_interaction import LateInteractionReranker, is_content_token
@@ -252,6 +253,28 @@ def test_token_matches_name_the_question_word_of_each_content_token(
     by_word = {m.word: m.match for m in matches}
     # The password passage matches its own words better than a word it never uses.
     assert by_word["password"] > 0.8 > by_word["marmalade"]
+
+
+@pytest.mark.model
+def test_the_rust_tokenizer_names_the_same_pieces_without_transformers(
+    embedder: SentenceTransformerEmbedder, store: SqliteTokenVectorStore, tmp_path: Path
+) -> None:
+    """With OpenVINO the question's pieces come from the encoder's own Rust tokenizer (no
+    transformers tokenizer, whose import is seconds on a first search), and agree."""
+    fast = ReducedPrecisionEmbedder(MODEL, cache_dir=tmp_path / "models")
+    assert fast.fast_tokenizer is not None
+    through_rust = LateInteractionReranker(fast, store)
+    through_transformers = LateInteractionReranker(embedder, store)
+    for question in (
+        "How do I reset my Password with marmalade?",
+        "Zulip’s 2FA: café @-mentions 😀 [CLS] don't",
+    ):
+        assert through_rust._query_pieces(question) == through_transformers._query_pieces(question)
+        words = [m.word for m in through_rust.content_token_matches(question, CHUNKS[3])]
+        assert words == [
+            m.word for m in through_transformers.content_token_matches(question, CHUNKS[3])
+        ]
+    assert "tokenizer" not in vars(fast)  # the transformers tokenizer was never loaded
 
 
 @pytest.mark.model
