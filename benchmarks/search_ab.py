@@ -1,7 +1,7 @@
 """/v1/search's pipeline (hybrid + rerank + answerability) of two checkouts, interleaved.
 
     SUPPORTBOT_DATA_DIR=DIR .venv/bin/python -m benchmarks.search_ab KB QUESTIONS \\
-        before=/tmp/checkout-of-main after=. [--out results.json]
+        before=/tmp/checkout-of-main after=. [--set after:VAR=VALUE] [--out results.json]
 
 Each ARM=CHECKOUT runs in its own process (this interpreter, the checkout first on the
 path), on the same ingested KB and settings; questions go to the arms one at a time,
@@ -65,8 +65,8 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[max(0, int(len(ordered) * share + 0.5) - 1)]
 
 
-def start_arm(checkout: Path, kb: str) -> subprocess.Popen[str]:
-    env = dict(os.environ, PYTHONPATH=str(checkout.resolve()))
+def start_arm(checkout: Path, kb: str, extra_env: dict[str, str]) -> subprocess.Popen[str]:
+    env = dict(os.environ, **extra_env, PYTHONPATH=str(checkout.resolve()))
     # Run as a file: its own folder and then the checkout come first on the path.
     arm = subprocess.Popen(
         [sys.executable, str(Path(__file__).resolve()), "--serve", kb],
@@ -133,13 +133,25 @@ def main() -> None:
     parser.add_argument("questions", type=Path)
     parser.add_argument("arms", nargs="+", help="NAME=CHECKOUT (a folder with bot/)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="ARM:VAR=VALUE",
+        help="an environment variable for one arm (e.g. after0:SUPPORTBOT_BLAS_THREADS=0)",
+    )
     parser.add_argument("--out", type=Path, default=None, help="every answer, as JSON")
     args = parser.parse_args()
     from bot.evaluation.questions import load_queries
 
     queries = load_queries(args.questions)[: args.limit]
     named = dict(arm.split("=", 1) for arm in args.arms)
-    processes = {name: start_arm(Path(path), args.kb) for name, path in named.items()}
+    extra: dict[str, dict[str, str]] = {name: {} for name in named}
+    for setting in args.set:
+        arm, _, assignment = setting.partition(":")
+        variable, _, value = assignment.partition("=")
+        extra[arm][variable] = value
+    processes = {name: start_arm(Path(path), args.kb, extra[name]) for name, path in named.items()}
     rows: dict[str, list[dict[str, Any]]] = {name: [] for name in named}
     loads: list[float] = []
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
