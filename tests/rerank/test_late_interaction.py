@@ -62,6 +62,20 @@ def test_maxsim_matches_brute_force_reference() -> None:
     assert scores[2] == 0.0  # a chunk without tokens has no evidence, not NaN
 
 
+def test_maxsim_matches_the_query_major_product_on_a_rerank_sized_batch() -> None:
+    """The token-major product gives the scores of `query @ stacked.T` (the former code)."""
+    rng = np.random.default_rng(11)
+    query = normalise_rows(rng.normal(size=(15, 384)).astype(np.float32))
+    lengths = [*rng.integers(1, 256, size=48).tolist(), 0, 7]
+    docs = [normalise_rows(rng.normal(size=(n, 384)).astype(np.float32)) for n in lengths]
+    present = [d for d in docs if len(d)]
+    similarities = query @ np.concatenate(present).T
+    starts = np.cumsum([0, *[len(d) for d in present]])[:-1]
+    best = np.maximum.reduceat(similarities, starts, axis=1).mean(axis=0).tolist()
+    expected = [best.pop(0) if len(d) else 0.0 for d in docs]
+    assert maxsim_scores(query, docs) == pytest.approx(expected, abs=1e-5)
+
+
 def test_maxsim_rejects_mismatched_dimensions() -> None:
     with pytest.raises(ValueError, match="dimension"):
         maxsim_scores(np.ones((2, 4), np.float32), [np.ones((3, 5), np.float32)])
