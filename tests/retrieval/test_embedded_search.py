@@ -265,6 +265,26 @@ async def test_a_second_process_sees_writes(tmp_path: Path) -> None:
     await writer.close()
 
 
+async def test_a_rewritten_document_is_served_new_after_a_cached_search(tmp_path: Path) -> None:
+    """Cached chunks belong to one generation: a rewrite (here by another process, whose
+    new row may reuse the old row id) is seen by the next BM25 and kNN search."""
+    reader, writer = EmbeddedSearch(tmp_path / "data"), EmbeddedSearch(tmp_path / "data")
+    await writer.ensure_kb("alpha", INFO)
+    await writer.upsert_documents("alpha", [make_document("alpha", "a", "walrus one")])
+    assert [h.chunk.text for h in await reader.bm25("alpha", "walrus", 5)] == ["walrus one"]
+    assert [h.chunk.text for h in await reader.knn("alpha", vector_for("q"), 5, INFO)] == [
+        "walrus one"
+    ]
+    rewritten = make_document("alpha", "a", "walrus two", version="2")
+    await writer.upsert_documents("alpha", [rewritten])
+    assert [h.chunk.text for h in await reader.bm25("alpha", "walrus", 5)] == ["walrus two"]
+    assert [h.chunk.text for h in await reader.knn("alpha", vector_for("q"), 5, INFO)] == [
+        "walrus two"
+    ]
+    await reader.close()
+    await writer.close()
+
+
 # -- failures ------------------------------------------------------------------------------
 async def test_closed_backend_says_so(search: EmbeddedSearch) -> None:
     await search.close()

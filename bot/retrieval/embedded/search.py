@@ -10,7 +10,8 @@ dropped by the next rebuild of that KB, or when idle for `stale_build_after_s` a
 
 Module map: `sqlite_db` (file, connections, transactions), `index` (statements),
 `writes` (per-document replace), `rebuild` (staging and swap),
-`vector_matrix` (kNN), `fts_query` (user question → MATCH expression); shared with
+`vector_matrix` (kNN), `chunk_cache` (chunk rows per snapshot), `fts_query` (user
+question → MATCH expression); shared with
 Elasticsearch: `bot.retrieval.terms` (content words), `bot.retrieval.vectors` (vector checks).
 """
 
@@ -21,9 +22,10 @@ import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.domain import DocumentChunks, Hit, IndexInfo, KbStats, Vector, WriteReport
+from bot.domain import Chunk, DocumentChunks, Hit, IndexInfo, KbStats, Vector, WriteReport
 from bot.errors import EmbeddingModelMismatch, InvalidRequest
 from bot.retrieval.embedded import index as ix
+from bot.retrieval.embedded.chunk_cache import ChunkCache
 from bot.retrieval.embedded.fts_query import build_match_expression
 from bot.retrieval.embedded.rebuild import EmbeddedIndexBuild, begin_rebuild, drop_abandoned
 from bot.retrieval.embedded.sqlite_db import DB_FILENAME, SqliteDatabase
@@ -49,6 +51,7 @@ class EmbeddedSearch:
         self._stale_build_after_s = stale_build_after_s
         self._db = SqliteDatabase(data_dir / DB_FILENAME, on_first_open=self._on_first_open)
         self._matrices = MatrixCache()
+        self._chunks = ChunkCache()
 
     async def ensure_kb(self, kb: str, info: IndexInfo) -> None:
         await asyncio.to_thread(self._ensure_kb, kb, info)
@@ -87,6 +90,7 @@ class EmbeddedSearch:
     async def close(self) -> None:
         self._db.close()
         self._matrices.clear()
+        self._chunks.clear()
 
     # -- blocking work, run in worker threads ----------------------------------------
     def _ensure_kb(self, kb: str, info: IndexInfo) -> None:
@@ -116,6 +120,7 @@ class EmbeddedSearch:
             for (index_id,) in rows:
                 ix.drop_index(conn, index_id)
         self._matrices.forget(kb)
+        self._chunks.forget(kb)
 
     def _document_hashes(self, kb: str) -> dict[str, str]:
         with self._db.read() as conn:
@@ -131,8 +136,9 @@ class EmbeddedSearch:
             live = ix.require_live(conn, kb)
             if expression is None or top_n <= 0:
                 return []
-            scored = ix.bm25_chunks(conn, live, expression, self._weights, top_n)
-        return [Hit(chunk, score, rank) for rank, (chunk, score) in enumerate(scored, start=1)]
+            scored = ix.bm25_rows(conn, live, expression, self._weights, top_n)
+            chunks = self._snapshot_chunks(conn, live, [row for row, _ in scored])
+        return [Hit(chunks[row], score, rank) for rank, (row, score) in enumerate(scored, 1)]
 
     def _knn(self, kb: str, vector: Vector, top_n: int, info: IndexInfo) -> list[Hit]:
         with self._db.read() as conn:
@@ -151,8 +157,20 @@ class EmbeddedSearch:
             # Same snapshot for the generation, the matrix and the chunk rows.
             matrix = self._matrices.get(kb, live.index_id, live.generation, load)
             nearest = matrix.top(vector, top_n)
-            chunks = ix.chunks_by_row(conn, kb, [row for row, _ in nearest])
+            chunks = self._snapshot_chunks(conn, live, [row for row, _ in nearest])
         return [Hit(chunks[row], score, rank) for rank, (row, score) in enumerate(nearest, 1)]
+
+    def _snapshot_chunks(
+        self, conn: sqlite3.Connection, live: ix.IndexRow, rows: list[int]
+    ) -> dict[int, Chunk]:
+        """Chunks of `live`'s rows, read in the caller's snapshot when not cached."""
+        return self._chunks.get(
+            live.kb,
+            live.index_id,
+            live.generation,
+            rows,
+            lambda missing: ix.chunks_by_row(conn, live.kb, missing),
+        )
 
     def _on_first_open(self, conn: sqlite3.Connection) -> None:
         drop_abandoned(conn, self._stale_build_after_s)
