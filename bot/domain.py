@@ -68,6 +68,13 @@ class Chunk:
     context: str = field(default="", compare=False)
     """The article's gist, embedded with the chunk (see `ingestion.summary`). Set at
     ingestion only: search backends do not store it and `content_hash` leaves it out."""
+    content_hash: str = field(init=False, repr=False, compare=False)
+    """Depends only on what a reranker sees, so cached scores survive re-indexes. Computed
+    once here: a search keys caches and scores by it several times per candidate, and
+    backends keep chunks between searches."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "content_hash", content_hash(self.heading_label, self.text))
 
     @property
     def chunk_id(self) -> str:
@@ -77,11 +84,6 @@ class Chunk:
     def heading_label(self) -> str:
         """ "Article › Section › Subsection", shown to users and searched."""
         return HEADING_SEPARATOR.join((self.title, *self.heading_path))
-
-    @property
-    def content_hash(self) -> str:
-        """Depends only on what a reranker sees, so cached scores survive re-indexes."""
-        return content_hash(self.heading_label, self.text)
 
 
 @dataclass(frozen=True, slots=True)
