@@ -296,7 +296,9 @@ def build_job_runner(settings: Settings, context: JobContext) -> JobRunner:
         from bot.jobs.records import RedisJobRecords
 
         records = RedisJobRecords.from_url(
-            settings.redis_url or settings.celery_broker_url, retention_s=settings.job_retention_s
+            settings.redis_url or settings.celery_broker_url,
+            timeout_s=settings.job_store_timeout_s,
+            retention_s=settings.job_retention_s,
         )
         return CeleryJobRunner(submitting_app(settings), records)
 

@@ -61,6 +61,13 @@ class Settings(BaseSettings):
         "a job; past that the submission answers 503 + Retry-After (a stuck broker would "
         "otherwise hold the request ~40 s).",
     )
+    job_store_timeout_s: float = Field(
+        1.0,
+        gt=0,
+        description="How long the API waits on the Redis holding job records and Celery's "
+        "results for each read or write; past that job listing, status and submission answer "
+        "503 + Retry-After (a frozen Redis would otherwise hold the request indefinitely).",
+    )
     celery_max_worker_deaths: int = Field(
         3,
         ge=1,

@@ -60,7 +60,10 @@ def build_celery_app(settings: Settings, app_class: type[AppT]) -> AppT:
             "socket_timeout": 10,
             "socket_connect_timeout": 5,
         },
-        result_backend_transport_options={"socket_timeout": 10, "socket_connect_timeout": 5},
+        # The Redis result backend reads these two (not its transport options); unset, a
+        # frozen Redis would hold every state read and write forever.
+        redis_socket_timeout=10,
+        redis_socket_connect_timeout=5,
         task_publish_retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.5},
     )
     return app

@@ -140,7 +140,11 @@ class CeleryJobRunner:
         try:
             meta = self._app.backend.get_task_meta(record.id)
         except (OperationalError, *REDIS_ERRORS) as exc:
-            raise BackendUnavailable(f"cannot read job state from Celery's backend: {exc}") from exc
+            raise BackendUnavailable(
+                f"cannot read job {record.id}'s state: Celery's result backend is unreachable "
+                f"({type(exc).__name__}: {exc}); check SUPPORTBOT_CELERY_RESULT_BACKEND (or, "
+                "unset, SUPPORTBOT_CELERY_BROKER_URL) and that its Redis is running, then retry"
+            ) from exc
         celery_state = str(meta.get("status") or "PENDING")
         status = _STATUS.get(celery_state, "running")
         if status == "queued" and record.cancel_requested:

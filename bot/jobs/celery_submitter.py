@@ -12,6 +12,11 @@ A broker that accepts connections and never answers (stuck, or frozen) would hol
 publish try for the transport's socket timeout, set for the worker's long-lived
 connections (10 s, three tries: ~40 s). The API's app waits `celery_submit_timeout_s` per
 try, and tries twice.
+
+Reading a job's state goes to Celery's result backend, a Redis too (the broker's, or
+SUPPORTBOT_CELERY_RESULT_BACKEND): a frozen one would hold `GET /admin/jobs` for the
+backend's socket timeout, set for the worker (10 s). The API's app waits
+`job_store_timeout_s`, as the job records do, then answers 503.
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ def submitting_app(settings: Settings) -> SubmittingCelery:
         "socket_timeout": timeout,
         "socket_connect_timeout": timeout,
     }
+    app.conf.redis_socket_timeout = settings.job_store_timeout_s
+    app.conf.redis_socket_connect_timeout = settings.job_store_timeout_s
     app.conf.task_publish_retry_policy = {
         "max_retries": 1,
         "interval_start": 0,
