@@ -7,19 +7,21 @@ stylesheets) and are left out of the ingest without being reported as failures.
 from __future__ import annotations
 
 import posixpath
+from typing import TYPE_CHECKING
 
 from bot.domain import ParsedDocument
 from bot.errors import IngestionError
 from ingestion.content import DocumentContent
 from ingestion.decoding import decode_text
-from ingestion.html_parser import parse_html
 from ingestion.includes import IncludeExpander
-from ingestion.markdown_parser import MarkdownParser
 from ingestion.sources import SourceTree
 from ingestion.template_markup import TemplateMarkup
 from ingestion.text_parser import parse_text
 from ingestion.urls import document_url, title_from_name
 from ingestion.zulip_markup import ZulipMarkup
+
+if TYPE_CHECKING:
+    from ingestion.markdown_parser import MarkdownParser
 
 MARKDOWN = "markdown"
 HTML = "html"
@@ -49,7 +51,19 @@ def default_markup() -> TemplateMarkup:
 
 class DocumentParser:
     def __init__(self, markup: TemplateMarkup | None = None) -> None:
-        self._markdown = MarkdownParser(markup or default_markup())
+        self._markup = markup
+        self._markdown_parser: MarkdownParser | None = None
+
+    @property
+    def _markdown(self) -> MarkdownParser:
+        # Imported on the first Markdown file, like bs4 on the first HTML one: the parsers
+        # cost ~0.3 s of imports that every process wiring an Ingestor (a CLI search, an
+        # API worker's start) would pay without parsing anything.
+        if self._markdown_parser is None:
+            from ingestion.markdown_parser import MarkdownParser
+
+            self._markdown_parser = MarkdownParser(self._markup or default_markup())
+        return self._markdown_parser
 
     def parse(
         self, tree: SourceTree, path: str, includes: IncludeExpander, base_url: str | None = None
@@ -82,6 +96,8 @@ class DocumentParser:
             if kind == MARKDOWN:
                 return self._markdown.parse(text, path, includes)
             if kind == HTML:
+                from ingestion.html_parser import parse_html
+
                 return parse_html(text)
             return parse_text(text)
         except RecursionError as exc:

@@ -71,6 +71,9 @@ class ReducedPrecisionEmbedder(SentenceTransformerEmbedder):
         self._openvino: OpenVinoSentenceEncoder | None = None
         self._query_threads = query_threads
         self._openvino_query: OpenVinoSentenceEncoder | None = None
+        self._batch_key: str | None = None
+        """Set while the all-threads copy waits for its first batch (see `_prepare`)."""
+        self._batch_lock = threading.Lock()
         self._recent = RecentQueries()
 
     def warm_up(self) -> None:
@@ -83,17 +86,34 @@ class ReducedPrecisionEmbedder(SentenceTransformerEmbedder):
                 return
             if self.runtime == "openvino" and (self._device or default_device()) == "cpu":
                 key = cache_key(self._cache, "embedder", self.model_id, self._path)
-                ready = load_cached(self._cache, key, self.precision)
-                if ready is not None:
+                copy = 0 < self._query_threads < available_cpus()
+                # From a warm cache with a query copy, only that copy is compiled now: a
+                # search or a server's start never waits for the all-threads one, which
+                # compiles at the first batch (an ingest); ~0.15 s of CPU a start.
+                query_ready = (
+                    load_cached(self._cache, key, self.precision, threads=self._query_threads)
+                    if copy
+                    else None
+                )
+                if query_ready is not None:
+                    self._openvino_query = OpenVinoSentenceEncoder.from_ready(query_ready, 1)
+                    self._batch_key = key
+                elif (ready := load_cached(self._cache, key, self.precision)) is not None:
                     self._openvino = OpenVinoSentenceEncoder.from_ready(ready, self._batch_size)
                 else:
                     self._openvino = self._to_openvino(self._load(), key)
-                if self._openvino is not None and 0 < self._query_threads < available_cpus():
-                    query_ready = load_cached(
-                        self._cache, key, self.precision, threads=self._query_threads
-                    )
-                    if query_ready is not None:
-                        self._openvino_query = OpenVinoSentenceEncoder.from_ready(query_ready, 1)
+                    if self._openvino is not None and copy:
+                        query_ready = load_cached(
+                            self._cache,
+                            key,
+                            self.precision,
+                            threads=self._query_threads,
+                            tokenizer=self._openvino.tokenizer,
+                        )
+                        if query_ready is not None:
+                            self._openvino_query = OpenVinoSentenceEncoder.from_ready(
+                                query_ready, 1
+                            )
             else:
                 self._load()
             self._prepared = True
@@ -133,32 +153,61 @@ class ReducedPrecisionEmbedder(SentenceTransformerEmbedder):
                 self._model = apply_precision(model, self.precision)  # type: ignore[assignment]
             return None
 
+    def _batch_encoder(self) -> OpenVinoSentenceEncoder | None:
+        """The all-threads copy, compiled at the first call when `_prepare` deferred it
+        (its own lock: queries on the query copy don't wait for it). Should the cache entry
+        have gone meanwhile, batches run on the query copy."""
+        if self._batch_key is not None:
+            with self._batch_lock:
+                if self._batch_key is not None:
+                    query = self._openvino_query
+                    assert query is not None
+                    ready = load_cached(
+                        self._cache, self._batch_key, self.precision, tokenizer=query.tokenizer
+                    )
+                    self._openvino = (
+                        OpenVinoSentenceEncoder.from_ready(ready, self._batch_size)
+                        if ready is not None
+                        else query
+                    )
+                    self._batch_key = None
+        return self._openvino
+
+    @property
+    def _any_openvino(self) -> OpenVinoSentenceEncoder | None:
+        """Either copy: same model, same tokenizer."""
+        return self._openvino or self._openvino_query
+
     # -- what the torch model answered, from the OpenVINO encoder when there is one --------
     @property
     def dimension(self) -> int:
         self._prepare()
-        return self._openvino.dimension if self._openvino is not None else super().dimension
+        encoder = self._any_openvino
+        return encoder.dimension if encoder is not None else super().dimension
 
     @property
     def max_seq_length(self) -> int:
         self._prepare()
-        return self._openvino.max_length if self._openvino is not None else super().max_seq_length
+        encoder = self._any_openvino
+        return encoder.max_length if encoder is not None else super().max_seq_length
 
     @property
     def fast_tokenizer(self) -> FastTokenizer | None:
         self._prepare()
-        return self._openvino.tokenizer if self._openvino is not None else None
+        encoder = self._any_openvino
+        return encoder.tokenizer if encoder is not None else None
 
     def count_tokens(self, text: str) -> int:
-        if self._openvino is not None:
-            return self._openvino.tokenizer.count(text)
+        if (encoder := self._any_openvino) is not None:
+            return encoder.tokenizer.count(text)
         return super().count_tokens(text)
 
     def embed_documents(self, texts: Sequence[str]) -> Vector:
         self._prepare()
-        if self._openvino is None or not texts:
+        encoder = self._batch_encoder()
+        if encoder is None or not texts:
             return super().embed_documents(texts)
-        return self._openvino.encode(texts, with_tokens=False)[0]
+        return encoder.encode(texts, with_tokens=False)[0]
 
     def embed_query(self, text: str) -> Vector:
         """One pass gives the query's sentence and token vectors; both are kept a while, so
@@ -171,7 +220,7 @@ class ReducedPrecisionEmbedder(SentenceTransformerEmbedder):
             return known
         self._prepare()
         encoder = self._openvino_query if len(texts) == 1 else None
-        encoder = encoder or self._openvino
+        encoder = encoder or self._batch_encoder()
         if encoder is None or not texts:
             sentences, tokens = super().embed_documents_with_tokens(texts)
         else:

@@ -53,11 +53,13 @@ def load_cached(
     max_length: int | None = None,
     *,
     threads: int | None = None,
+    tokenizer: FastTokenizer | None = None,
 ) -> ReadyModel | None:
     """The cached model compiled at `precision`; None on a miss. A damaged entry is removed.
 
     The tokenizer truncates at `max_length`, or at the length stored with the model;
-    `threads` caps the inference threads (default: every CPU).
+    `threads` caps the inference threads (default: every CPU). `tokenizer`: one already
+    loaded from this entry (a second compiled copy of the model shares it).
     """
     if cache is None or key is None:
         return None
@@ -69,7 +71,7 @@ def load_cached(
             entry.model_xml, precision, blob_cache=cache.compiled_dir, threads=threads
         )
         meta = entry.meta
-        tokenizer = FastTokenizer.load(
+        tokenizer = tokenizer or FastTokenizer.load(
             entry.tokenizer_json,
             max_length=int(meta["max_length"] if max_length is None else max_length),
             input_names=meta["input_names"],

