@@ -13,6 +13,23 @@ records the wall time, this process's CPU time and each response's `took` (the n
 milliseconds). Lists are compared with the first KB's: same ids and scores, in order.
 `--profile` adds the node's profile of each retriever (query, kNN's DFS phase, fetch and
 its stored-field loading), which says where `took` goes.
+
+`--shapes` compares the backend's two ways of reading hits instead, on each KB, through
+`ElasticsearchSearch.bm25` / `.knn` themselves (the pipeline's path):
+
+    .venv/bin/python -m benchmarks.elasticsearch_query_cost --url http://127.0.0.1:9200 \
+        --kb bench-zulip --shapes [--ingest]
+
+- full: every hit's `_source` read by the node's fetch phase (chunk cache off, bound 0);
+- lean: ids and versions from doc values, text from the chunk cache, warmed by one pass
+  over the questions first (a help center's chunks all fit);
+- lean-cold: the same with the cache emptied before every call, so each search is followed
+  by an `mget` of all its hits (the first question after a start or a re-index).
+
+Per question, in rotating order, each shape runs BM25 alone, kNN alone and both at once;
+lists (chunks, scores, ranks) must equal the full shape's. `--ingest` first writes the Zulip
+help center (`benchmarks.search`: ../shared/eval/zulip-help, vectors cached under
+data/benchmark-cache/) into every `--kb` that does not exist yet.
 """
 
 from __future__ import annotations
@@ -28,10 +45,11 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.search import REPO, TOP_N, percentile
-from bot.domain import Vector
+from benchmarks.search import REPO, TOP_N, ingest, load_zulip, percentile, with_kb
+from bot.domain import Hit, IndexInfo, Vector
 from bot.embedding.sentence_transformer import SentenceTransformerEmbedder
 from bot.retrieval.elasticsearch import queries as q
+from bot.retrieval.elasticsearch.chunk_cache import DEFAULT_MAX_CHUNKS
 from bot.retrieval.elasticsearch.search import ElasticsearchSearch
 from bot.retrieval.terms import query_terms
 from bot.settings import PACKAGED_EMBEDDING_MODEL
@@ -155,11 +173,165 @@ async def profiled(
     return {part: round(percentile(ms, 50), 2) for part, ms in parts.items()}
 
 
+SHAPES = ("full", "lean", "lean-cold")
+
+
+class NodeTimes:
+    """Records the node's `took` of every search a backend's client sends, and its `mget`s."""
+
+    def __init__(self, es: ElasticsearchSearch) -> None:
+        self.took: dict[str, list[int]] = {"bm25": [], "knn": []}
+        self.searches = 0
+        self.mgets = 0
+        search, mget = es.client.search, es.client.mget
+
+        async def recorded_search(**kwargs: Any) -> Any:
+            response = await search(**kwargs)
+            self.searches += 1
+            self.took["knn" if "knn" in kwargs else "bm25"].append(int(response["took"]))
+            return response
+
+        async def recorded_mget(**kwargs: Any) -> Any:
+            self.mgets += 1
+            return await mget(**kwargs)
+
+        es.client.search = recorded_search  # type: ignore[method-assign]
+        es.client.mget = recorded_mget  # type: ignore[method-assign]
+
+
+async def shapes(
+    url: str,
+    index_prefix: str,
+    kb: str,
+    info: IndexInfo,
+    questions: Sequence[tuple[str, Vector]],
+    repeats: int,
+) -> list[dict[str, Any]]:
+    """Each read shape on one KB, interleaved per question; see the module docstring."""
+    backends = {
+        shape: ElasticsearchSearch(
+            url,
+            index_prefix=index_prefix,
+            timeout_s=30.0,
+            chunk_cache_max_chunks=0 if shape == "full" else DEFAULT_MAX_CHUNKS,
+        )
+        for shape in SHAPES
+    }
+    try:
+        return await _shapes(backends, kb, info, questions, repeats)
+    finally:
+        for es in backends.values():
+            await es.close()
+
+
+async def _shapes(
+    backends: dict[str, ElasticsearchSearch],
+    kb: str,
+    info: IndexInfo,
+    questions: Sequence[tuple[str, Vector]],
+    repeats: int,
+) -> list[dict[str, Any]]:
+    async def run(shape: str, mode: str, text: str, vector: Vector) -> list[list[Hit]]:
+        es = backends[shape]
+        if shape == "lean-cold":
+            es.hit_chunks.cache.clear()
+        if mode == "bm25":
+            return [await es.bm25(kb, text, TOP_N)]
+        if mode == "knn":
+            return [await es.knn(kb, vector, TOP_N, info)]
+        return list(await asyncio.gather(es.bm25(kb, text, TOP_N), es.knn(kb, vector, TOP_N, info)))
+
+    for text, vector in questions:  # warm the JIT, connections, and the lean shape's cache
+        for shape in SHAPES:
+            await run(shape, "hybrid", text, vector)
+    times = {shape: NodeTimes(es) for shape, es in backends.items()}
+    cells = [(shape, mode) for mode in MODES for shape in SHAPES]
+    wall: dict[tuple[str, str], list[float]] = {cell: [] for cell in cells}
+    cpu: dict[tuple[str, str], list[float]] = {cell: [] for cell in cells}
+    same: dict[tuple[str, str], list[bool]] = {cell: [] for cell in cells}
+    for rep in range(repeats):
+        for i, (text, vector) in enumerate(questions):
+            shift = (i + rep) % len(cells)
+            lists: dict[tuple[str, str], list[list[Hit]]] = {}
+            for shape, mode in cells[shift:] + cells[:shift]:
+                started, cpu_started = time.perf_counter(), time.process_time()
+                lists[shape, mode] = await run(shape, mode, text, vector)
+                wall[shape, mode].append((time.perf_counter() - started) * 1000)
+                cpu[shape, mode].append((time.process_time() - cpu_started) * 1000)
+            for shape, mode in cells:
+                same[shape, mode].append(lists[shape, mode] == lists["full", mode])
+    rows = []
+    for shape, mode in cells:
+        took = times[shape].took
+        rows.append(
+            {
+                "shape": shape,
+                "request": mode,
+                "n": len(wall[shape, mode]),
+                "p50_ms": round(percentile(wall[shape, mode], 50), 2),
+                "p95_ms": round(percentile(wall[shape, mode], 95), 2),
+                "client_cpu_p50_ms": round(percentile(cpu[shape, mode], 50), 2),
+                "lists_as_full": f"{sum(same[shape, mode])}/{len(same[shape, mode])}",
+            }
+        )
+    for shape in SHAPES:
+        took = times[shape].took
+        calls = sum(len(wall[shape, mode]) * (2 if mode == "hybrid" else 1) for mode in MODES)
+        print(
+            f"{shape}: node took p50 BM25 {percentile(took['bm25'], 50):.0f} ms, kNN "
+            f"{percentile(took['knn'], 50):.0f} ms; {times[shape].searches} searches and "
+            f"{times[shape].mgets} mgets for {calls} retriever calls"
+        )
+    return rows
+
+
+def shapes_table(rows: Sequence[dict[str, Any]]) -> str:
+    lines = [
+        "| request | shape | p50 ms | p95 ms | client CPU p50 ms | lists as full |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['request']} | {row['shape']} | {row['p50_ms']} | {row['p95_ms']} | "
+            f"{row['client_cpu_p50_ms']} | {row['lists_as_full']} |"
+        )
+    return "\n".join(lines)
+
+
+async def ingest_missing(url: str, index_prefix: str, kbs: Sequence[str]) -> None:
+    """Write the Zulip help center into each KB that does not exist yet."""
+    embedder = SentenceTransformerEmbedder(PACKAGED_EMBEDDING_MODEL)
+    es = ElasticsearchSearch(url, index_prefix=index_prefix, timeout_s=30.0)
+    try:
+        missing = [kb for kb in kbs if await es.indexes.resolve(kb) is None]
+        if not missing:
+            return
+        corpus = load_zulip(REPO.parent / "shared" / "eval" / "zulip-help", embedder, "x")
+        for kb in missing:
+            write_s, commit_s = await ingest(
+                es, kb, embedder.index_info(), with_kb(corpus.documents, kb)
+            )
+            print(f"ingested {corpus.chunks} chunks into {kb} ({write_s + commit_s:.1f} s)")
+    finally:
+        await es.close()
+
+
 async def main(args: argparse.Namespace) -> None:
     embedder = SentenceTransformerEmbedder(PACKAGED_EMBEDDING_MODEL)
     labelled = [json.loads(line) for line in args.queries.read_text().splitlines() if line]
     texts = [item["query"] for item in labelled][: args.questions]
     questions = [(text, embedder.embed_query(text)) for text in texts]
+    if args.ingest:
+        await ingest_missing(args.url, args.index_prefix, args.kb)
+    if args.shapes:
+        for kb in args.kb:
+            rows = await shapes(
+                args.url, args.index_prefix, kb, embedder.index_info(), questions, args.repeats
+            )
+            load = os.getloadavg()
+            print(f"{kb}: load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} at the end")
+            print(shapes_table(rows))
+        return
     es = ElasticsearchSearch(args.url, index_prefix=args.index_prefix, timeout_s=30.0)
     try:
         for kb in args.kb:
@@ -192,6 +364,16 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=2, help="Passes over the questions.")
     parser.add_argument(
         "--profile", type=int, default=0, help="Also profile this many questions per KB."
+    )
+    parser.add_argument(
+        "--shapes",
+        action="store_true",
+        help="Compare the full and lean (chunk cache) ways of reading hits on each KB.",
+    )
+    parser.add_argument(
+        "--ingest",
+        action="store_true",
+        help="First write the Zulip help center into every --kb that does not exist.",
     )
     return parser.parse_args()
 

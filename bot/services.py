@@ -194,6 +194,7 @@ def build_backend(settings: Settings) -> SearchBackend:
             index_prefix=settings.elasticsearch_index_prefix,
             timeout_s=settings.elasticsearch_timeout_s,
             replicas=settings.elasticsearch_replicas,
+            chunk_cache_max_chunks=settings.elasticsearch_chunk_cache_max_chunks,
             title_boost=settings.bm25_boost_title,
             headings_boost=settings.bm25_boost_headings,
             body_boost=settings.bm25_boost_body,

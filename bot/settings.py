@@ -39,6 +39,13 @@ class Settings(BaseSettings):
     elasticsearch_index_prefix: str = "supportbot"
     elasticsearch_timeout_s: float = Field(5.0, description="Per-request timeout.")
     elasticsearch_replicas: int = 0
+    elasticsearch_chunk_cache_max_chunks: int = Field(
+        20_000,
+        ge=0,
+        description="Chunks each process keeps between Elasticsearch searches (~1.5 kB of "
+        "text each, least recently used out), so a search reads only ids and scores from the "
+        "node; 0 = read every hit's text from the node on every search.",
+    )
     redis_url: str | None = Field(None, description="Unset = in-process cache and store.")
     redis_timeout_s: float = 0.25
     celery_broker_url: str | None = Field(None, description="Unset = in-process task runner.")

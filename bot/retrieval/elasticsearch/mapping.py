@@ -170,10 +170,15 @@ def index_body(
 
 def chunk_doc_id(chunk: Chunk) -> str:
     """Stable per (document version, ordinal): rewriting the same version overwrites it."""
-    doc_id = f"{chunk.source_id}#{chunk.doc_hash[:16]}#{chunk.ordinal}"
-    if len(doc_id.encode("utf-8")) > MAX_ID_BYTES:
-        doc_id = f"sha256:{content_hash(chunk.source_id)}#{chunk.doc_hash[:16]}#{chunk.ordinal}"
-    return doc_id
+    return doc_id(chunk.source_id, chunk.doc_hash, chunk.ordinal)
+
+
+def doc_id(source_id: str, doc_hash: str, ordinal: int) -> str:
+    """The `_id` of a chunk, from the fields its document also holds as doc values."""
+    made = f"{source_id}#{doc_hash[:16]}#{ordinal}"
+    if len(made.encode("utf-8")) > MAX_ID_BYTES:
+        made = f"sha256:{content_hash(source_id)}#{doc_hash[:16]}#{ordinal}"
+    return made
 
 
 def chunk_source(chunk: Chunk, vector: Vector, indexed_at: str) -> dict[str, Any]:

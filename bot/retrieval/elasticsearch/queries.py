@@ -1,4 +1,4 @@
-"""Request bodies for the two retrievers, and turning responses into `Hit`s.
+"""Request bodies for the two retrievers (how they are sent and read: `hit_chunks`).
 
 BM25 takes the same content words as the embedded backend (`bot.retrieval.terms.query_terms`:
 question words and chat filler dropped, at most 32 distinct terms), so both engines
@@ -20,8 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from bot.domain import Hit, Vector
-from bot.retrieval.elasticsearch.mapping import chunk_from_source
+from bot.domain import Vector
 
 MAX_RESULT_WINDOW = 10_000
 EXACT_FIELD_SHARE = 0.3
@@ -100,18 +99,3 @@ def knn_body(kb: str, vector: Vector, top_n: int, num_candidates_factor: int) ->
             "rescore_vector": {"oversample": 2.0},
         },
     }
-
-
-def hits_from_response(response: dict[str, Any], *, cosine: bool) -> list[Hit]:
-    """Elasticsearch scores a cosine match (1 + cos) / 2; report the cosine itself."""
-    hits = []
-    for rank, raw in enumerate(response["hits"]["hits"], start=1):
-        score = float(raw["_score"])
-        hits.append(
-            Hit(chunk_from_source(raw["_source"]), 2.0 * score - 1.0 if cosine else score, rank)
-        )
-    return hits
-
-
-def served_indices(response: dict[str, Any]) -> set[str]:
-    return {raw["_index"] for raw in response["hits"]["hits"]}

@@ -23,8 +23,10 @@ from bot.errors import ConfigurationError, RetrievalError
 from bot.retrieval.elasticsearch import bulk
 from bot.retrieval.elasticsearch import queries as q
 from bot.retrieval.elasticsearch.build import ElasticsearchIndexBuild
+from bot.retrieval.elasticsearch.chunk_cache import DEFAULT_MAX_CHUNKS, ChunkCache
 from bot.retrieval.elasticsearch.cluster import Cluster
 from bot.retrieval.elasticsearch.errors import IndexMappingOutdated, translated
+from bot.retrieval.elasticsearch.hit_chunks import HitChunks
 from bot.retrieval.elasticsearch.indices import KbIndexes, check_model, check_query, query_matches
 from bot.retrieval.elasticsearch.mapping import (
     MAPPING_VERSION,
@@ -54,6 +56,7 @@ class ElasticsearchSearch:
         num_candidates_factor: int = 4,
         retire_after_s: float = 1.0,
         bulk_settings: bulk.BulkSettings | None = None,
+        chunk_cache_max_chunks: int = DEFAULT_MAX_CHUNKS,
     ) -> None:
         """Cheap: no request is made until the first call.
 
@@ -61,6 +64,8 @@ class ElasticsearchSearch:
         node is retried once on another, and a dead node is skipped for a while.
         One client per backend, so every query reuses its keep-alive connections; JSON
         goes through orjson (`FastJsonSerializer`), which counts on every request.
+        Searches read hits' text from a per-process cache of `chunk_cache_max_chunks`
+        chunks (`hit_chunks`; 0 reads every hit's `_source` from the node each time).
         """
         if index_prefix != index_prefix.lower() or not index_prefix.strip("-_"):
             raise ConfigurationError(
@@ -92,6 +97,7 @@ class ElasticsearchSearch:
             request_timeout=max(30.0, 6 * timeout_s), max_retries=3, retry_on_timeout=True
         )
         """For bulk writes and index administration, which may legitimately take a while."""
+        self.hit_chunks = HitChunks(self.client, ChunkCache(chunk_cache_max_chunks))
         self.indexes = KbIndexes(
             self.client, self.slow_client, url=url, prefix=index_prefix, replicas=replicas
         )
@@ -131,6 +137,7 @@ class ElasticsearchSearch:
     async def delete_kb(self, kb: str) -> None:
         names = self.indexes.names(kb)
         self.indexes.forget(kb)
+        self.hit_chunks.cache.drop_indices_of(names.alias)
         await self.indexes.drop(await self.indexes.physical(names))
 
     async def document_hashes(self, kb: str) -> dict[str, str]:
@@ -187,10 +194,10 @@ class ElasticsearchSearch:
             await self.indexes.require(kb)
             return []
         async with translated(self.url, f"BM25 search in KB {kb!r}", kb=kb):
-            response = await self.client.search(
-                index=alias, **q.bm25_body(kb, terms, top_n, self._boosts)
+            found = await self.hit_chunks.search(
+                alias, q.bm25_body(kb, terms, top_n, self._boosts), cosine=False
             )
-        return q.hits_from_response(response.body, cosine=False)
+        return found.hits
 
     async def knn(self, kb: str, vector: Vector, top_n: int, info: IndexInfo) -> list[Hit]:
         served = await self.indexes.require(kb)
@@ -202,13 +209,15 @@ class ElasticsearchSearch:
         body = q.knn_body(kb, vector, top_n, self._num_candidates_factor)
         try:
             async with translated(self.url, f"kNN search in KB {kb!r}", kb=kb):
-                response = await self.client.search(index=self.indexes.names(kb).alias, **body)
+                found = await self.hit_chunks.search(
+                    self.indexes.names(kb).alias, body, cosine=True
+                )
         except RetrievalError:
             check_query(kb, await self.indexes.require(kb, fresh=True), info, vector)
             raise
-        if q.served_indices(response.body) - {served.name}:
+        if found.indices - {served.name}:
             check_query(kb, await self.indexes.require(kb, fresh=True), info, vector)
-        return q.hits_from_response(response.body, cosine=True)
+        return found.hits
 
     # -- SearchBackend: rebuilds and health -----------------------------------------------
     async def begin_rebuild(self, kb: str, info: IndexInfo) -> ElasticsearchIndexBuild:
