@@ -9,6 +9,8 @@ the app and the node instead:
         proxy.hang()           # accepts connections, never answers: a stuck or partitioned node
         proxy.restore()        # forwards again, on the same port
         proxy.stop_on(b"/_bulk")  # stop_service() the moment a request naming /_bulk passes
+        proxy.stall_on(b"want ")  # that one connection stops relaying, mid-exchange; the
+                                  # others (and new ones) are served: a transfer that hangs
 
 Bytes are relayed unchanged, so the client and the server speak their own protocol.
 """
@@ -55,6 +57,9 @@ class TcpProxy:
         self._trip: bytes | None = None
         self.tripped = threading.Event()
         """Set when a `stop_on` marker went by and the service was stopped."""
+        self._stall: bytes | None = None
+        self.stalled = threading.Event()
+        """Set when a `stall_on` marker went by and its connection stopped relaying."""
 
     @property
     def url(self) -> str:
@@ -83,6 +88,14 @@ class TcpProxy:
         self.tripped.clear()
         with self._lock:
             self._trip = marker
+
+    def stall_on(self, marker: bytes) -> None:
+        """Relay the bytes containing `marker` (the client's next such request), then stop
+        relaying on that connection alone, in both directions, until `restore()` or
+        `close()`: the server never answers it, the client waits. Once."""
+        self.stalled.clear()
+        with self._lock:
+            self._stall = marker
 
     def restore(self) -> None:
         """Forward again; connections held during a hang are reset (their clients gave up)."""
@@ -159,6 +172,16 @@ class TcpProxy:
             self.tripped.set()
         return hit
 
+    def _stalled_by(self, data: bytes) -> bool:
+        with self._lock:
+            marker = self._stall
+            hit = marker is not None and marker in data
+            if hit:
+                self._stall = None
+        if hit:
+            self.stalled.set()
+        return hit
+
     def _relay(self, client: socket.socket) -> None:
         try:
             upstream = socket.create_connection(self.upstream, timeout=5)
@@ -180,6 +203,9 @@ class TcpProxy:
                     if sock is client and self._tripped_by(data):
                         return
                     peers[sock].sendall(data)
+                    if sock is client and self._stalled_by(data):
+                        self._closed.wait()  # held open, silent, until the proxy closes
+                        return
         except (OSError, ValueError):
             return  # reset by an outage, or closed by either side
         finally:
