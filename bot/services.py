@@ -551,6 +551,7 @@ def build_services(
         runtime=settings.embedding_runtime,
         cache_dir=settings.model_cache_path,
         query_threads=settings.embedding_query_threads,
+        query_busy_load=settings.embedding_query_busy_load,
     )
     if warm:
         embedder.warm_up()

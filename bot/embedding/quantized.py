@@ -28,7 +28,7 @@ from bot.domain import Vector
 from bot.embedding.recent_queries import RecentQueries
 from bot.embedding.sentence_transformer import SentenceTransformerEmbedder
 from bot.errors import ConfigurationError
-from bot.inference.devices import available_cpus, default_device
+from bot.inference.devices import available_cpus, default_device, load_per_cpu
 from bot.inference.fast_tokenizer import FastTokenizer
 from bot.inference.model_cache import ModelCache
 from bot.inference.openvino_cache import cache_key, keep, load_cached
@@ -53,12 +53,15 @@ class ReducedPrecisionEmbedder(SentenceTransformerEmbedder):
         runtime: RuntimeName = "auto",
         cache_dir: Path | None = None,
         query_threads: int = 0,
+        query_busy_load: float = 1.0,
     ) -> None:
         """`cache_dir` keeps the converted OpenVINO model on disk (None: convert each start).
 
         `query_threads` (OpenVINO with a `cache_dir`): a second compiled copy of the model
-        with this many inference threads encodes single texts (search queries), so a
-        query does not fight BM25 and other requests for every core; 0: no copy."""
+        with this many inference threads encodes single texts (search queries) while the
+        machine is busy (1-minute load average per CPU at or over `query_busy_load`), so a
+        query does not fight BM25 and other requests for every core; below it the CPUs
+        have room and the query gets all of them. Same vectors either way; 0: no copy."""
         super().__init__(model_id, batch_size=batch_size, device=device)
         self.precision: ResolvedPrecision = resolve_precision(precision, device or "cpu")
         self.runtime: ResolvedRuntime = resolve_runtime(runtime, device or "cpu", self.precision)
@@ -71,6 +74,9 @@ class ReducedPrecisionEmbedder(SentenceTransformerEmbedder):
         self._openvino: OpenVinoSentenceEncoder | None = None
         self._query_threads = query_threads
         self._openvino_query: OpenVinoSentenceEncoder | None = None
+        self._query_busy_load = query_busy_load
+        self._cpus = available_cpus()
+        self._idle_queries = 0
         self._batch_key: str | None = None
         """Set while the all-threads copy waits for its first batch (see `_prepare`)."""
         self._batch_lock = threading.Lock()
@@ -173,6 +179,26 @@ class ReducedPrecisionEmbedder(SentenceTransformerEmbedder):
                     self._batch_key = None
         return self._openvino
 
+    def _single_text_encoder(self) -> OpenVinoSentenceEncoder | None:
+        """The one-thread copy while the CPUs are busy, the all-threads model while not.
+
+        On two idle cores a short question takes ~8 ms on both and ~14 ms on one; at load
+        11-17 the copy was 30 ms faster (benchmarks/README.md, "/v1/search latency"). The
+        all-threads model compiles at the first batch (`_batch_encoder`); a process that
+        asks a second question on idle CPUs (a server, not a one-off CLI search) compiles
+        it in the background, and its queries take it once it is there."""
+        if self._openvino_query is None:
+            return self._batch_encoder()
+        load = load_per_cpu(self._cpus)
+        if load is None or load >= self._query_busy_load:
+            return self._openvino_query
+        if self._openvino is not None:
+            return self._openvino
+        self._idle_queries += 1
+        if self._idle_queries == 2:
+            threading.Thread(target=self._batch_encoder, name="embedder-all-threads").start()
+        return self._openvino_query
+
     @property
     def _any_openvino(self) -> OpenVinoSentenceEncoder | None:
         """Either copy: same model, same tokenizer."""
@@ -219,8 +245,7 @@ class ReducedPrecisionEmbedder(SentenceTransformerEmbedder):
         if len(texts) == 1 and (known := self._recent.get(texts[0])) is not None:
             return known
         self._prepare()
-        encoder = self._openvino_query if len(texts) == 1 else None
-        encoder = encoder or self._batch_encoder()
+        encoder = self._single_text_encoder() if len(texts) == 1 else self._batch_encoder()
         if encoder is None or not texts:
             sentences, tokens = super().embed_documents_with_tokens(texts)
         else:

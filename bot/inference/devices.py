@@ -28,6 +28,17 @@ def available_cpus() -> int:
         return max(os.cpu_count() or 1, 1)
 
 
+def load_per_cpu(cpus: int) -> float | None:
+    """The 1-minute load average over `cpus`; None where the OS does not report one.
+
+    Cheap (one read of /proc/loadavg): asked once per search query to choose its encoder.
+    """
+    try:
+        return os.getloadavg()[0] / max(cpus, 1)
+    except (AttributeError, OSError):  # pragma: no cover - no load average on this OS
+        return None
+
+
 def configure_torch_threads() -> None:
     """Give torch's intra-op pool one thread per available CPU, once per process.
 

