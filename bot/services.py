@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Awaitable
+import threading
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any, cast
-
-import httpx
 
 from bot.answerability.defaults import default_model
 from bot.answerability.estimator import AnswerabilityEstimator, TokenEvidence
@@ -27,10 +27,7 @@ from bot.embedding.sentence_transformer import SentenceTransformerEmbedder
 from bot.errors import ConfigurationError
 from bot.generation.extractive import ExtractiveGenerator
 from bot.generation.protocol import Generator
-from bot.helpdesk.handoff import HandoffNotifier
 from bot.helpdesk.idempotency import IdempotencyStore
-from bot.helpdesk.turns import ConversationTurns
-from bot.helpdesk.zendesk_flow import ZendeskResponder
 from bot.inference.devices import limit_blas_threads
 from bot.insights.protocol import InsightsStore
 from bot.insights.service import Insights
@@ -57,9 +54,13 @@ from ingestion.chunking import Chunker
 from ingestion.ingest import Ingestor
 
 if TYPE_CHECKING:
+    import httpx
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.trace import Tracer
 
+    from bot.helpdesk.handoff import HandoffNotifier
+    from bot.helpdesk.turns import ConversationTurns
+    from bot.helpdesk.zendesk_flow import ZendeskResponder
     from bot.observability.prometheus import PrometheusMetrics
 
 log = logging.getLogger(__name__)
@@ -104,7 +105,10 @@ class Services:
     generator: Generator
     pipeline: SupportPipeline
     ingestor: Ingestor
-    edge: EdgeServices
+    make_edge: Callable[[], EdgeServices]
+    """Builds `edge`; the stores it is given are `rate_limiter` and `idempotency`."""
+    rate_limiter: RateLimiter
+    idempotency: IdempotencyStore
     conversations: ConversationStore
     sources: SourceRegistry
     connected: ConnectedSources
@@ -122,6 +126,19 @@ class Services:
     insights: Insights | None = None
     tracer_provider: TracerProvider | None = None
     """Set when tracing is on (SUPPORTBOT_OTLP_ENDPOINT); the app instruments with it."""
+    _edge: EdgeServices | None = field(default=None, init=False, repr=False)
+    _edge_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    @property
+    def edge(self) -> EdgeServices:
+        """Keys, limits and helpdesk clients, built at the first use: the API builds them
+        at its start, a CLI command or a worker never does (httpx's client with its TLS
+        context is ~0.1 s of CPU a start)."""
+        if self._edge is None:
+            with self._edge_lock:  # sync FastAPI dependencies run on several threads
+                if self._edge is None:
+                    self._edge = self.make_edge()
+        return self._edge
 
     @property
     def tracer(self) -> Tracer | None:
@@ -169,7 +186,11 @@ class Services:
         await self.conversations.close()
         if self.insights is not None:
             await self.insights.close()
-        await self.edge.aclose()
+        if self._edge is not None:
+            await self._edge.aclose()  # the stores too
+        else:
+            await self.rate_limiter.close()
+            await self.idempotency.close()
         if self.redis is not None:
             await self.redis.aclose(close_connection_pool=True)
         if self.tracer_provider is not None:
@@ -494,6 +515,14 @@ def build_edge(
     insights: Insights | None = None,
 ) -> EdgeServices:
     """Keys, limits, feedback and helpdesk clients; the stores come from `build_stores`."""
+    # Imported here, like the edge is built on first use (`Services.edge`): httpx and the
+    # helpdesk clients serve the API only, not a CLI command or a worker.
+    import httpx
+
+    from bot.helpdesk.handoff import HandoffNotifier
+    from bot.helpdesk.turns import ConversationTurns
+    from bot.helpdesk.zendesk_flow import ZendeskResponder
+
     http = httpx.AsyncClient(timeout=settings.outbound_timeout_s, follow_redirects=False)
     handoff = HandoffNotifier(
         http,
@@ -616,7 +645,8 @@ def build_services(
         generator=generator,
         pipeline=pipeline,
         ingestor=ingestor,
-        edge=build_edge(
+        make_edge=partial(
+            build_edge,
             settings,
             pipeline,
             backend,
@@ -625,6 +655,8 @@ def build_services(
             observer=observer,
             insights=insights,
         ),
+        rate_limiter=stores.rate_limiter,
+        idempotency=stores.idempotency,
         conversations=stores.conversations,
         sources=sources,
         connected=connected,

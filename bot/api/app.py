@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             )
         else:
             app.state.services = services
+        app.state.services.edge  # noqa: B018 - built now, not in the first request
         if app.state.services.settings.request_log:
             install_request_log()
         warn_if_body_cap_refuses_valid_requests(app, app.state.services.settings.max_body_bytes)

@@ -36,6 +36,7 @@ NOT_FOR_A_SEARCH = [
     "litellm",  # only with SUPPORTBOT_LLM_MODEL, at the generator's warm-up
     "openai",
     "cohere",
+    "httpx",  # the API edge's helpdesk clients, built at the first use of `Services.edge`
     "fastapi",  # `serve` only
     "starlette",
     "uvicorn",
