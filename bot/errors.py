@@ -9,6 +9,7 @@
     │   └── UploadRejected          unsafe or malformed upload (path traversal, bad zip)
     │       └── UnsupportedUpload   file type not accepted (415)
     ├── BackendUnavailable          a service (Elasticsearch, Redis, LLM) is down or slow
+    │   └── BackendBlocked          up, but refusing work until an operator acts (disk full)
     ├── RetrievalError              search backend answered, but with an error
     │   └── EmbeddingModelMismatch  index built with another embedding model
     ├── IngestionError              a document could not be parsed or indexed
@@ -75,6 +76,11 @@ class BackendUnavailable(SupportbotError):
     def __init__(self, message: str, retry_after_s: int = 5) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class BackendBlocked(BackendUnavailable):
+    """The service answers but refuses the work until an operator acts (frees disk, lifts
+    a block): retrying within seconds is futile, so jobs fail at once and say what to do."""
 
 
 class RetrievalError(SupportbotError):

@@ -2,7 +2,9 @@
 
 Tasks take ids and paths, never objects, and are idempotent (see `bot.jobs.work`), which
 is what makes `acks_late` redelivery safe. A `BackendUnavailable` (search backend or Redis
-down) is retried with exponential backoff, a bounded number of times; any other error
+down) is retried with exponential backoff, a bounded number of times, except a
+`BackendBlocked` (an index made read-only by a full disk: nothing changes until an
+operator acts), which fails the job at once with what to do; any other error
 fails the job with its message, and so does a job whose process died
 `celery_max_worker_deaths` times in a row running it. Progress goes to the result backend
 as state `PROGRESS`.
@@ -18,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from celery import Task
 from celery.exceptions import Ignore
 
-from bot.errors import BackendUnavailable, JobAbandoned
+from bot.errors import BackendBlocked, BackendUnavailable, JobAbandoned
 from bot.jobs.celery_runner import CANCELLED, PROGRESS, TASK_NAMES
 from bot.jobs.protocol import JobSpec
 from bot.jobs.records import RedisJobRecords
@@ -39,6 +41,7 @@ def register_tasks(app: SupportbotCelery) -> None:
         "acks_late": True,
         "reject_on_worker_lost": True,
         "autoretry_for": (BackendUnavailable,),
+        "dont_autoretry_for": (BackendBlocked,),
         "retry_backoff": 2,
         "retry_backoff_max": 120,
         "retry_jitter": True,

@@ -10,7 +10,8 @@ Two faults, each on the shared test node, against the real app (in-process job r
 
 What the code promises: the job fails with a reason that says what happened and what to do
 (`backend_unavailable: ... unreachable ...`, `index_read_only: ... flood-stage ... Free
-disk space ...`; under Celery these are retried with backoff, see workers/tasks.py); the
+disk space ...`; under Celery the first is retried with backoff, the second fails at once,
+see workers/tasks.py and tests/faults/test_elasticsearch_lost_under_celery.py); the
 index that served before keeps serving, and no half-built index becomes the KB's alias
 target; once the fault clears, the same job succeeds.
 """

@@ -15,7 +15,12 @@ from typing import Any
 
 from elasticsearch import ApiError, ConnectionTimeout, TransportError
 
-from bot.errors import BackendUnavailable, KnowledgeBaseNotFound, RetrievalError
+from bot.errors import (
+    BackendBlocked,
+    BackendUnavailable,
+    KnowledgeBaseNotFound,
+    RetrievalError,
+)
 
 UNAVAILABLE_STATUSES = frozenset({429, 502, 503, 504})
 RETRY_AFTER_DOWN_S = 5
@@ -30,7 +35,7 @@ class IndexMappingOutdated(RetrievalError):
     code = "index_mapping_outdated"
 
 
-class IndexReadOnly(BackendUnavailable):
+class IndexReadOnly(BackendBlocked):
     """The index takes no writes (a cluster block); searches are still answered."""
 
     code = "index_read_only"
