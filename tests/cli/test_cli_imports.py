@@ -54,13 +54,8 @@ NOT_FOR_A_SEARCH = [
 ]
 
 
-def test_the_search_path_imports_no_library_a_search_does_not_use() -> None:
-    script = (
-        "import importlib, json, sys\n"
-        f"for name in {SEARCH_PATH!r}:\n"
-        "    importlib.import_module(name)\n"
-        f"print(json.dumps([m for m in {NOT_FOR_A_SEARCH!r} if m in sys.modules]))\n"
-    )
+def fresh_interpreter(script: str) -> str:
+    """What `script` prints in a new Python process (sys.modules as a start leaves it)."""
     done = subprocess.run(
         [sys.executable, "-c", script],
         cwd=REPO_ROOT,
@@ -69,7 +64,17 @@ def test_the_search_path_imports_no_library_a_search_does_not_use() -> None:
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[]"
+    return done.stdout
+
+
+def test_the_search_path_imports_no_library_a_search_does_not_use() -> None:
+    script = (
+        "import importlib, json, sys\n"
+        f"for name in {SEARCH_PATH!r}:\n"
+        "    importlib.import_module(name)\n"
+        f"print(json.dumps([m for m in {NOT_FOR_A_SEARCH!r} if m in sys.modules]))\n"
+    )
+    assert fresh_interpreter(script).strip() == "[]"
 
 
 def test_an_ingestor_loads_the_parsers_at_its_first_document(tmp_path: Path) -> None:
@@ -89,15 +94,7 @@ def test_an_ingestor_loads_the_parsers_at_its_first_document(tmp_path: Path) -> 
         "for doc in sorted(docs, key=lambda d: d.source_id):\n"
         "    print(doc.source_id, doc.title, doc.sections[0].blocks)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == [
+    assert fresh_interpreter(script).splitlines() == [
         "[]",
         "block.html Block ('Open the profile menu.',)",
         "mute.md Mute ('Mute a user from their profile.',)",
