@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from typing import NamedTuple
 
 from bot.domain import Chunk
 
@@ -31,16 +31,16 @@ DEFAULT_MAX_CHUNKS = 20_000
 """~30 MB of help-center text at ~1.5 kB a chunk."""
 
 
-@dataclass(frozen=True, slots=True)
-class ChunkKey:
-    index: str
+class ChunkKey(NamedTuple):
+    """Tuples, not dataclasses: a search hashes and compares 100 of each (~0.1 ms saved)."""
+
+    index_name: str
     source_id: str
     doc_hash: str
     ordinal: int
 
 
-@dataclass(frozen=True, slots=True)
-class ChunkStamp:
+class ChunkStamp(NamedTuple):
     """Which write of the document a hit saw."""
 
     seq_no: int
@@ -65,21 +65,27 @@ class ChunkCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, key: ChunkKey, stamp: ChunkStamp) -> Chunk | None:
-        """The chunk of that version, or None (never cached, evicted, or written since)."""
+    def get(self, wanted: Mapping[ChunkKey, ChunkStamp]) -> dict[ChunkKey, Chunk]:
+        """The chunks held in exactly the wanted versions; the others are missing."""
+        found: dict[ChunkKey, Chunk] = {}
         with self._lock:
-            entry = self._entries.get(key)
-            if entry is None or entry[0] != stamp:
-                return None
-            self._entries.move_to_end(key)
-            return entry[1]
+            for key, stamp in wanted.items():
+                entry = self._entries.get(key)
+                if entry is not None and entry[0] == stamp:
+                    self._entries.move_to_end(key)
+                    found[key] = entry[1]
+        return found
 
     def put(self, key: ChunkKey, stamp: ChunkStamp, chunk: Chunk) -> None:
+        self.put_many({key: (stamp, chunk)})
+
+    def put_many(self, entries: Mapping[ChunkKey, tuple[ChunkStamp, Chunk]]) -> None:
         if not self.enabled:
             return
         with self._lock:
-            self._entries[key] = (stamp, chunk)
-            self._entries.move_to_end(key)
+            for key, entry in entries.items():
+                self._entries[key] = entry
+                self._entries.move_to_end(key)
             while len(self._entries) > self.max_chunks:
                 self._entries.popitem(last=False)
 
@@ -93,7 +99,7 @@ class ChunkCache:
 
     def _drop(self, matches: Callable[[str], bool]) -> None:
         with self._lock:
-            for key in [key for key in self._entries if matches(key.index)]:
+            for key in [key for key in self._entries if matches(key.index_name)]:
                 del self._entries[key]
 
     def clear(self) -> None:

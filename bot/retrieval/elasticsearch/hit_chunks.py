@@ -95,8 +95,8 @@ class HitChunks:
                 logger.debug("hits from %s lack their identity doc values", index)
                 return await self._full(index, body, cosine=cosine)
             wanted[identity[0]] = identity[1]
-        chunks = {key: self.cache.get(key, stamp) for key, stamp in wanted.items()}
-        missing = {key: wanted[key] for key, chunk in chunks.items() if chunk is None}
+        chunks = self.cache.get(wanted)
+        missing = {key: stamp for key, stamp in wanted.items() if key not in chunks}
         if missing:
             loaded = await self._load(missing)
             if loaded is None:
@@ -106,9 +106,7 @@ class HitChunks:
         found = []
         for rank, (raw, identity) in enumerate(zip(raws, identities, strict=True), start=1):
             assert identity is not None
-            chunk = chunks[identity[0]]
-            assert chunk is not None
-            found.append(Hit(chunk, reported_score(raw, cosine=cosine), rank))
+            found.append(Hit(chunks[identity[0]], reported_score(raw, cosine=cosine), rank))
         return Found(found, frozenset(raw["_index"] for raw in raws))
 
     def _note_serving(self, alias: str, raws: list[dict[str, Any]]) -> None:
@@ -127,7 +125,8 @@ class HitChunks:
         """These chunks in exactly these versions, now cached; None if one is gone or rewritten."""
         keys = list(wanted)
         docs = [
-            {"_index": k.index, "_id": doc_id(k.source_id, k.doc_hash, k.ordinal)} for k in keys
+            {"_index": k.index_name, "_id": doc_id(k.source_id, k.doc_hash, k.ordinal)}
+            for k in keys
         ]
         response = await self._client.mget(docs=docs)
         loaded: dict[ChunkKey, Chunk] = {}
@@ -141,8 +140,7 @@ class HitChunks:
                 logger.debug("chunk %s changed since the search", doc.get("_id"))
                 return None
             loaded[key] = chunk_from_source(doc["_source"])
-        for key, chunk in loaded.items():
-            self.cache.put(key, wanted[key], chunk)
+        self.cache.put_many({key: (wanted[key], chunk) for key, chunk in loaded.items()})
         return loaded
 
     async def _full(self, index: str, body: dict[str, Any], *, cosine: bool) -> Found:
