@@ -2,17 +2,26 @@
 node's own `took`, per retriever, on two or more KBs interleaved question by question.
 
     .venv/bin/python -m benchmarks.elasticsearch_query_cost --url http://127.0.0.1:9200 \\
-        --kb bench-zulip --kb bench-zulip-new [--questions 192 --repeats 2] [--profile]
+        --kb bench-zulip --kb bench-zulip-new [--questions 192 --repeats 2] [--profile N]
+    ... --kb bench-large --kb bench-large@bench-large-merged      # a copy of the same KB
+    ... --kb bench-large --bm25 shipped --bm25 per-field          # two BM25 request bodies
 
 The KBs are benchmark KBs (`benchmarks/search.py --keep` writes `bench-zulip` and
 `bench-large` under the index prefix `bench`); give two to compare indices written by two
-versions of the code on one node, under one load. For every question, in an order that
-rotates, each KB gets BM25 top-50 alone, kNN top-50 alone and both at once (what
-`HybridRetriever` sends), with the backend's own request bodies and client settings; it
+versions of the code on one node, under one load. `KB@INDEX` queries INDEX (an index or
+alias holding a copy of KB's documents: a clone, a force-merged or re-sorted copy, one
+with more shards) as KB; an index of more than one shard gets BM25 with
+`dfs_query_then_fetch`, so its scores use the statistics of all shards, as one shard's do.
+`--bm25` names BM25 request bodies to compare (`shipped` is the backend's own; the others are
+candidates in `BM25_BODIES`). For every question, in an order that rotates, each
+(KB, body) gets BM25 top-50 alone, kNN top-50 alone and both at once (what
+`HybridRetriever` sends), with the backend's client settings and the shipped boosts; it
 records the wall time, this process's CPU time and each response's `took` (the node's
-milliseconds). Lists are compared with the first KB's: same ids and scores, in order.
-`--profile` adds the node's profile of each retriever (query, kNN's DFS phase, fetch and
-its stored-field loading), which says where `took` goes.
+milliseconds). Lists are compared with the first cell's: same ids and scores in order, and
+same scores in order (the synthetic large set holds copies of every chunk with equal
+scores, whose order among themselves follows the segment layout). `--profile` adds the
+node's profile of each retriever (query, kNN's DFS phase, fetch and its stored-field
+loading), which says where `took` goes.
 
 `--shapes` compares the backend's two ways of reading hits instead, on each KB, through
 `ElasticsearchSearch.bm25` / `.knn` themselves (the pipeline's path):
@@ -40,6 +49,7 @@ import json
 import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,23 +62,116 @@ from bot.retrieval.elasticsearch import queries as q
 from bot.retrieval.elasticsearch.chunk_cache import DEFAULT_MAX_CHUNKS
 from bot.retrieval.elasticsearch.search import ElasticsearchSearch
 from bot.retrieval.terms import query_terms
-from bot.settings import PACKAGED_EMBEDDING_MODEL
+from bot.settings import PACKAGED_EMBEDDING_MODEL, Settings
 
 Request = Callable[[str, Vector], Awaitable[list[dict[str, Any]]]]
+Bm25Body = Callable[[str, Sequence[str], int, q.Bm25Boosts], dict[str, Any]]
 MODES = ("bm25", "knn", "hybrid")
 
 
-def requests(es: ElasticsearchSearch, kb: str) -> dict[str, Request]:
-    alias = es.indexes.names(kb).alias
-    boosts = q.Bm25Boosts()
+def _per_field(kb: str, terms: Sequence[str], top_n: int, boosts: q.Bm25Boosts) -> dict[str, Any]:
+    """Candidate: one `match` per field (per-field BM25, as `multi_match` most_fields)."""
+    text = " ".join(terms)
+    should = [
+        {"match": {name: {"query": text, "boost": float(boost) * share}}}
+        for suffix, share in (("", 1.0), (".std", q.EXACT_FIELD_SHARE))
+        for name, boost in (f.split("^") for f in boosts.fields(suffix))
+    ]
+    return {
+        "size": min(top_n, q.MAX_RESULT_WINDOW),
+        "track_total_hits": False,
+        "query": {
+            "bool": {"should": should, "minimum_should_match": 1, "filter": {"term": {"kb_id": kb}}}
+        },
+    }
+
+
+def _stemmed_only(
+    kb: str, terms: Sequence[str], top_n: int, boosts: q.Bm25Boosts
+) -> dict[str, Any]:
+    """Candidate: the shipped `combined_fields` without the unstemmed `.std` clause."""
+    body = q.bm25_body(kb, terms, top_n, boosts)
+    body["query"]["bool"]["should"] = body["query"]["bool"]["should"][:1]
+    return body
+
+
+def _cross_fields(
+    kb: str, terms: Sequence[str], top_n: int, boosts: q.Bm25Boosts
+) -> dict[str, Any]:
+    """Candidate: `multi_match` cross_fields (term-centric, IDF blended across fields, each
+    field its own length norm), stemmed and exact as the shipped query weighs them."""
+    text = " ".join(terms)
+    should = [
+        {
+            "multi_match": {
+                "query": text,
+                "type": "cross_fields",
+                "fields": boosts.fields(suffix),
+                "tie_breaker": 1.0,
+                "boost": share,
+            }
+        }
+        for suffix, share in (("", 1.0), (".std", q.EXACT_FIELD_SHARE))
+    ]
+    return {
+        "size": min(top_n, q.MAX_RESULT_WINDOW),
+        "track_total_hits": False,
+        "query": {
+            "bool": {"should": should, "minimum_should_match": 1, "filter": {"term": {"kb_id": kb}}}
+        },
+    }
+
+
+BM25_BODIES: dict[str, Bm25Body] = {
+    "cross-fields": _cross_fields,
+    "shipped": q.bm25_body,
+    "per-field": _per_field,
+    "stemmed-only": _stemmed_only,
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    """A KB, the index queried for it, and the BM25 request body."""
+
+    kb: str
+    index: str
+    body: str
+    dfs: bool
+
+    @property
+    def label(self) -> str:
+        where = self.kb if self.index.endswith(f"-kb-{self.kb}") else f"{self.kb}@{self.index}"
+        return where if self.body == "shipped" else f"{where} [{self.body}]"
+
+
+async def targets(
+    es: ElasticsearchSearch, specs: Sequence[str], bodies: Sequence[str]
+) -> list[Target]:
+    found = []
+    for spec in specs:
+        kb, _, index = spec.partition("@")
+        await es.indexes.require(kb)
+        index = index or es.indexes.names(kb).alias
+        settings = (await es.client.indices.get_settings(index=index)).body
+        shards = max(int(s["settings"]["index"]["number_of_shards"]) for s in settings.values())
+        found += [Target(kb, index, body, shards > 1) for body in bodies]
+    return found
+
+
+def requests(es: ElasticsearchSearch, target: Target, boosts: q.Bm25Boosts) -> dict[str, Request]:
+    bm25_of = BM25_BODIES[target.body]
+    search_type = "dfs_query_then_fetch" if target.dfs else None
 
     async def bm25(text: str, vector: Vector) -> dict[str, Any]:
-        body = q.bm25_body(kb, query_terms(text), TOP_N, boosts)
-        return dict((await es.client.search(index=alias, **body)).body)
+        body = bm25_of(target.kb, query_terms(text), TOP_N, boosts)
+        return dict(
+            (await es.client.search(index=target.index, **body, search_type=search_type)).body
+        )
 
     async def knn(text: str, vector: Vector) -> dict[str, Any]:
-        body = q.knn_body(kb, vector, TOP_N, 4)
-        return dict((await es.client.search(index=alias, **body)).body)
+        body = q.knn_body(target.kb, vector, TOP_N, 4)
+        return dict((await es.client.search(index=target.index, **body)).body)
 
     async def hybrid(text: str, vector: Vector) -> list[dict[str, Any]]:
         return list(await asyncio.gather(bm25(text, vector), knn(text, vector)))
@@ -90,82 +193,111 @@ def ranked(response: dict[str, Any]) -> list[tuple[str, float]]:
     return [(hit["_id"], hit["_score"]) for hit in response["hits"]["hits"]]
 
 
+def _same(
+    mine: Sequence[list[list[tuple[str, float]]]],
+    first: Sequence[list[list[tuple[str, float]]]],
+    key: Callable[[list[list[tuple[str, float]]]], object],
+) -> str:
+    """Per retriever (BM25, kNN): questions whose list equals the first cell's, by `key`."""
+    counts = [
+        sum(key([a[j]]) == key([b[j]]) for a, b in zip(mine, first, strict=True)) for j in range(2)
+    ]
+    return f"{counts[0]}+{counts[1]}/{len(mine)}"
+
+
 async def interleaved(
     es: ElasticsearchSearch,
-    kbs: Sequence[str],
+    cells_of: Sequence[Target],
     questions: Sequence[tuple[str, Vector]],
     repeats: int,
+    boosts: q.Bm25Boosts,
 ) -> list[dict[str, Any]]:
-    cells = [(kb, mode) for kb in kbs for mode in MODES]
-    calls = {kb: requests(es, kb) for kb in kbs}
-    wall: dict[tuple[str, str], list[float]] = {cell: [] for cell in cells}
-    cpu: dict[tuple[str, str], list[float]] = {cell: [] for cell in cells}
-    took: dict[tuple[str, str], list[list[int]]] = {cell: [] for cell in cells}
-    lists: dict[str, list[list[list[tuple[str, float]]]]] = {kb: [] for kb in kbs}
+    cells = [(t, mode) for t in cells_of for mode in MODES]
+    calls = {t: requests(es, t, boosts) for t in cells_of}
+    wall: dict[tuple[Target, str], list[float]] = {cell: [] for cell in cells}
+    cpu: dict[tuple[Target, str], list[float]] = {cell: [] for cell in cells}
+    took: dict[tuple[Target, str], list[list[int]]] = {cell: [] for cell in cells}
+    lists: dict[Target, list[list[list[tuple[str, float]]]]] = {t: [] for t in cells_of}
     for text, vector in questions[:10]:  # warm the JIT, caches and connections
-        for kb, mode in cells:
-            await calls[kb][mode](text, vector)
+        for t, mode in cells:
+            await calls[t][mode](text, vector)
     for rep in range(repeats):
         for i, (text, vector) in enumerate(questions):
             shift = (i + rep) % len(cells)
-            for kb, mode in cells[shift:] + cells[:shift]:
+            for t, mode in cells[shift:] + cells[:shift]:
                 started, cpu_started = time.perf_counter(), time.process_time()
-                responses = await calls[kb][mode](text, vector)
-                wall[kb, mode].append((time.perf_counter() - started) * 1000)
-                cpu[kb, mode].append((time.process_time() - cpu_started) * 1000)
-                took[kb, mode].append([int(r["took"]) for r in responses])
+                responses = await calls[t][mode](text, vector)
+                wall[t, mode].append((time.perf_counter() - started) * 1000)
+                cpu[t, mode].append((time.process_time() - cpu_started) * 1000)
+                took[t, mode].append([int(r["took"]) for r in responses])
                 if rep == 0 and mode == "hybrid":
-                    lists[kb].append([ranked(r) for r in responses])
+                    lists[t].append([ranked(r) for r in responses])
     rows = []
-    for kb, mode in cells:
-        took_by_request = np.asarray(took[kb, mode])
-        same = sum(a == b for a, b in zip(lists[kb], lists[kbs[0]], strict=True))
+    first = lists[cells_of[0]]
+    for t, mode in cells:
+        took_by_request = np.asarray(took[t, mode])
         rows.append(
             {
-                "kb": kb,
+                "kb": t.label,
                 "request": mode,
-                "n": len(wall[kb, mode]),
-                "p50_ms": round(percentile(wall[kb, mode], 50), 2),
-                "p95_ms": round(percentile(wall[kb, mode], 95), 2),
-                "client_cpu_p50_ms": round(percentile(cpu[kb, mode], 50), 2),
+                "n": len(wall[t, mode]),
+                "p50_ms": round(percentile(wall[t, mode], 50), 2),
+                "p95_ms": round(percentile(wall[t, mode], 95), 2),
+                "client_cpu_p50_ms": round(percentile(cpu[t, mode], 50), 2),
                 "took_p50_ms": [
                     float(np.percentile(took_by_request[:, j], 50))
                     for j in range(took_by_request.shape[1])
                 ],
-                "lists_as_first_kb": f"{same}/{len(lists[kb])}",
+                "bm25+knn_lists_as_first": _same(lists[t], first, lambda x: x),
+                "bm25+knn_scores_as_first": _same(lists[t], first, lambda x: [s for _, s in x[0]]),
             }
         )
     return rows
 
 
 async def profiled(
-    es: ElasticsearchSearch, kb: str, questions: Sequence[tuple[str, Vector]]
+    es: ElasticsearchSearch,
+    target: Target,
+    questions: Sequence[tuple[str, Vector]],
+    boosts: q.Bm25Boosts,
 ) -> dict[str, float]:
     """Median milliseconds of each part of the node's work, from the profile API."""
-    alias = es.indexes.names(kb).alias
     parts: dict[str, list[float]] = {}
+    bm25_of = BM25_BODIES[target.body]
     for text, vector in questions:
         for mode, body in (
-            ("bm25", q.bm25_body(kb, query_terms(text), TOP_N, q.Bm25Boosts())),
-            ("knn", q.knn_body(kb, vector, TOP_N, 4)),
+            ("bm25", bm25_of(target.kb, query_terms(text), TOP_N, boosts)),
+            ("knn", q.knn_body(target.kb, vector, TOP_N, 4)),
         ):
-            response = (await es.client.search(index=alias, **body, profile=True)).body
-            shard = response["profile"]["shards"][0]
-            fetch = shard.get("fetch", {})
+            search_type = "dfs_query_then_fetch" if target.dfs and mode == "bm25" else None
+            response = (
+                await es.client.search(
+                    index=target.index, **body, search_type=search_type, profile=True
+                )
+            ).body
+            shards = response["profile"]["shards"]
             found = {
                 "took": float(response["took"]),
                 "query": sum(
-                    node["time_in_nanos"] for s in shard["searches"] for node in s["query"]
+                    node["time_in_nanos"]
+                    for shard in shards
+                    for s in shard["searches"]
+                    for node in s["query"]
                 )
                 / 1e6,
                 "dfs knn": sum(
                     node["time_in_nanos"]
+                    for shard in shards
                     for knn in shard.get("dfs", {}).get("knn", [])
                     for node in knn["query"]
                 )
                 / 1e6,
-                "fetch": fetch.get("time_in_nanos", 0) / 1e6,
-                "fetch: load_stored_fields": fetch.get("breakdown", {}).get("load_stored_fields", 0)
+                "fetch": sum(shard.get("fetch", {}).get("time_in_nanos", 0) for shard in shards)
+                / 1e6,
+                "fetch: load_stored_fields": sum(
+                    shard.get("fetch", {}).get("breakdown", {}).get("load_stored_fields", 0)
+                    for shard in shards
+                )
                 / 1e6,
             }
             for part, ms in found.items():
@@ -341,18 +473,22 @@ async def main(args: argparse.Namespace) -> None:
             print(f"{kb}: load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} at the end")
             print(shapes_table(rows))
         return
+    settings = Settings(_env_file=None)
+    boosts = q.Bm25Boosts(
+        settings.bm25_boost_title, settings.bm25_boost_headings, settings.bm25_boost_body
+    )
     es = ElasticsearchSearch(args.url, index_prefix=args.index_prefix, timeout_s=30.0)
     try:
-        for kb in args.kb:
-            await es.indexes.require(kb)
-        rows = await interleaved(es, args.kb, questions, args.repeats)
+        cells = await targets(es, args.kb, args.bm25 or ["shipped"])
+        rows = await interleaved(es, cells, questions, args.repeats, boosts)
         load = os.getloadavg()
         print(f"load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} at the end")
         for row in rows:
             print(json.dumps(row))
         if args.profile:
-            for kb in args.kb:
-                print(kb, json.dumps(await profiled(es, kb, questions[: args.profile])))
+            for target in cells:
+                profile = await profiled(es, target, questions[: args.profile], boosts)
+                print(target.label, json.dumps(profile))
     finally:
         await es.close()
 
@@ -363,7 +499,16 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--url", required=True, help="An Elasticsearch node holding the KBs.")
     parser.add_argument(
-        "--kb", action="append", required=True, help="A benchmark KB; repeat to compare."
+        "--kb",
+        action="append",
+        required=True,
+        help="A benchmark KB, or KB@INDEX for a copy of it; repeat to compare.",
+    )
+    parser.add_argument(
+        "--bm25",
+        action="append",
+        choices=sorted(BM25_BODIES),
+        help="BM25 request body; repeat to compare (default: shipped).",
     )
     parser.add_argument("--index-prefix", default="bench", help="Their index prefix.")
     parser.add_argument(
