@@ -122,7 +122,33 @@ def _cross_fields(
     }
 
 
+LUCENE_ENGLISH_STOPWORDS = frozenset(
+    """
+    a an and are as at be but by for if in into is it no not of on or such that the their
+    then there these they this to was will with
+    """.split()  # noqa: SIM905 - the list as Lucene prints it
+)
+"""The English analyzer's default stop set (Lucene's `EnglishAnalyzer`, and the plugin's)."""
+
+
+def _std_content_words(
+    kb: str, terms: Sequence[str], top_n: int, boosts: q.Bm25Boosts
+) -> dict[str, Any]:
+    """Candidate: the shipped body, with the `.std` clause given only the words the
+    stemmed fields also index (the English stop words, kept by `standard`, match most
+    chunks there)."""
+    body = q.bm25_body(kb, terms, top_n, boosts)
+    content = [t for t in terms if t not in LUCENE_ENGLISH_STOPWORDS]
+    should = body["query"]["bool"]["should"]
+    if content:
+        should[1]["combined_fields"]["query"] = " ".join(content)
+    else:
+        del should[1]
+    return body
+
+
 BM25_BODIES: dict[str, Bm25Body] = {
+    "std-content-words": _std_content_words,
     "cross-fields": _cross_fields,
     "shipped": q.bm25_body,
     "per-field": _per_field,
