@@ -35,6 +35,14 @@ def documents(kb: str, version: str, count: int = 4) -> list[DocumentChunks]:
     ]
 
 
+async def seeded(writer: ElasticsearchSearch, kb: str) -> list[DocumentChunks]:
+    """A new KB holding `documents(kb, "v1")`, which it returns."""
+    await writer.ensure_kb(kb, INFO)
+    written = documents(kb, "v1")
+    await writer.upsert_documents(kb, written)
+    return written
+
+
 def same_ids_new_text(document: DocumentChunks, suffix: str) -> DocumentChunks:
     """The document with each chunk's text changed but its identity (and chunk id) kept:
     what re-chunking under other settings writes for an unchanged article."""
@@ -109,8 +117,7 @@ async def test_repeated_searches_read_text_once_and_equal_the_full_shape(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     kb = "lean"
-    await es_backend.ensure_kb(kb, INFO)
-    await es_backend.upsert_documents(kb, documents(kb, "v1"))
+    await seeded(es_backend, kb)
     calls = Calls(reader, monkeypatch)
     await assert_agree(reader, full, kb)
     # BM25 reads the 8 chunks once; kNN, which finds the same 8, reads none.
@@ -126,9 +133,7 @@ async def test_a_reindex_that_keeps_chunk_ids_serves_the_new_text(
     full: ElasticsearchSearch,
 ) -> None:
     kb = "swap"
-    await es_backend.ensure_kb(kb, INFO)
-    old = documents(kb, "v1")
-    await es_backend.upsert_documents(kb, old)
+    old = await seeded(es_backend, kb)
     await assert_agree(reader, full, kb)
     # Same ids, written in the same order (so the same sequence numbers) into a new index.
     build = await es_backend.begin_rebuild(kb, INFO)
@@ -144,9 +149,7 @@ async def test_a_kb_deleted_and_created_again_under_the_same_index_name_serves_t
     full: ElasticsearchSearch,
 ) -> None:
     kb = "again"
-    await es_backend.ensure_kb(kb, INFO)
-    old = documents(kb, "v1")
-    await es_backend.upsert_documents(kb, old)
+    old = await seeded(es_backend, kb)
     await assert_agree(reader, full, kb)
     await es_backend.delete_kb(kb)
     await es_backend.ensure_kb(kb, INFO)  # `<alias>.initial` again: sequence numbers restart
@@ -161,9 +164,7 @@ async def test_chunks_rewritten_in_place_serve_the_new_text(
     full: ElasticsearchSearch,
 ) -> None:
     kb = "inplace"
-    await es_backend.ensure_kb(kb, INFO)
-    old = documents(kb, "v1")
-    await es_backend.upsert_documents(kb, old)
+    old = await seeded(es_backend, kb)
     await assert_agree(reader, full, kb)
     await es_backend.upsert_documents(kb, [same_ids_new_text(old[1], "edited")])
     await assert_agree(reader, full, kb)
@@ -176,8 +177,7 @@ async def test_deleted_documents_are_not_served_from_the_cache(
     full: ElasticsearchSearch,
 ) -> None:
     kb = "deleted"
-    await es_backend.ensure_kb(kb, INFO)
-    await es_backend.upsert_documents(kb, documents(kb, "v1"))
+    await seeded(es_backend, kb)
     await assert_agree(reader, full, kb)
     await es_backend.delete_documents(kb, ["doc-2"])
     await assert_agree(reader, full, kb)
@@ -193,9 +193,7 @@ async def test_a_chunk_changed_between_the_search_and_its_mget_is_read_again(
     change: str,
 ) -> None:
     kb = "race"
-    await es_backend.ensure_kb(kb, INFO)
-    old = documents(kb, "v1")
-    await es_backend.upsert_documents(kb, old)
+    old = await seeded(es_backend, kb)
     mget = reader.client.mget
 
     async def changed_first(**kwargs: Any) -> Any:
@@ -221,8 +219,7 @@ async def test_hits_without_identity_doc_values_fall_back_to_the_full_shape(
     full: ElasticsearchSearch,
 ) -> None:
     kb = "legacy"
-    await es_backend.ensure_kb(kb, INFO)
-    await es_backend.upsert_documents(kb, documents(kb, "v1"))
+    await seeded(es_backend, kb)
     # A chunk written without `indexed_at` (the mapping does not require it).
     alias = es_backend.indexes.names(kb).alias
     await es_backend.client.index(
