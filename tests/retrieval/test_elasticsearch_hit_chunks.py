@@ -242,6 +242,36 @@ async def test_hits_without_identity_doc_values_fall_back_to_the_full_shape(
     assert "walrus written by hand" in texts((await both(reader, kb))[0])
 
 
+async def test_two_documents_claiming_one_chunk_fall_back_to_the_full_shape(
+    es_backend: ElasticsearchSearch,  # noqa: F811
+    reader: ElasticsearchSearch,
+    full: ElasticsearchSearch,
+) -> None:
+    kb = "twins"
+    (first, *_) = await seeded(es_backend, kb)
+    twin = first.chunks[0].chunk
+    # Written by hand under another _id, with the identity of doc-0's first chunk.
+    await es_backend.client.index(
+        index=es_backend.indexes.names(kb).alias,
+        id="a-twin",
+        refresh=True,
+        document={
+            "kb_id": kb,
+            "source_id": twin.source_id,
+            "doc_hash": twin.doc_hash,
+            "ordinal": twin.ordinal,
+            "title": "Twin",
+            "headings": [],
+            "body": "walrus twin written by hand",
+            "url": None,
+            "indexed_at": "2026-12-03T00:00:00Z",
+            "embedding": [float(x) for x in vector_for("walrus twin")],
+        },
+    )
+    await assert_agree(reader, full, kb)
+    assert {"walrus twin written by hand", twin.text} <= texts((await both(reader, kb))[0])
+
+
 async def test_the_cache_bound_comes_from_settings() -> None:
     settings = Settings(
         _env_file=None,

@@ -7,8 +7,9 @@ from doc values, which every index of mapping version 1 has. The chunks come fro
 `ChunkCache`; the ones it lacks, or holds in another version, are read with one `mget` on
 the concrete index the hits came from, and kept.
 
-Whenever the lean answer cannot be completed exactly (a hit without those doc values, a
-chunk gone or rewritten between the search and the `mget`), the search runs again in the
+Whenever the lean answer cannot be completed exactly (a hit without those doc values, two
+hits naming one chunk, a chunk gone or rewritten between the search and the `mget`), the
+search runs again in the
 full shape, which reads `_source` with the hits in one consistent pass: the lists are
 always the ones the full request returns.
 """
@@ -95,6 +96,8 @@ class HitChunks:
                 logger.debug("hits from %s lack their identity doc values", index)
                 return await self._full(index, body, cosine=cosine)
             wanted[identity[0]] = identity[1]
+        if len(wanted) < len(raws):  # two documents claim one chunk: not written by us
+            return await self._full(index, body, cosine=cosine)
         chunks = self.cache.get(wanted)
         missing = {key: stamp for key, stamp in wanted.items() if key not in chunks}
         if missing:
