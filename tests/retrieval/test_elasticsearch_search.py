@@ -399,3 +399,37 @@ def test_only_kb_aliases_of_our_prefix_name_a_kb() -> None:
     assert kb_from_alias("supportbot", "supportbot-kb-acme-eu") == "acme-eu"
     assert kb_from_alias("supportbot", "supportbot-build-acme.2024") is None
     assert kb_from_alias("supportbot", "other-kb-acme") is None
+
+
+# -- rebuilds serve one segment ----------------------------------------------------------------
+async def segment_count(search: ElasticsearchSearch, index: str) -> int:
+    response = await search.client.indices.segments(index=index)
+    return sum(
+        len(copy["segments"])
+        for found in response.body["indices"].values()
+        for copies in found["shards"].values()
+        for copy in copies
+    )
+
+
+async def test_a_rebuild_is_merged_to_one_segment_before_it_serves(
+    es_backend: ElasticsearchSearch,  # noqa: F811
+) -> None:
+    """Every flush of a bulk load leaves a segment, and every query pays per segment."""
+    kb = "merged"
+    build = await es_backend.begin_rebuild(kb, INFO)
+    building = es_backend.indexes.names(kb).physical_pattern
+    for batch in range(3):
+        documents = [
+            make_document(kb, f"doc-{batch}-{i}", f"walrus fact {batch} {i}", f"tusk {i}")
+            for i in range(4)
+        ]
+        report = await build.write(documents)
+        assert not report.failed
+        await es_backend.client.indices.flush(index=building)
+    assert await segment_count(es_backend, building) >= 3
+    stats = await build.commit()
+    assert stats.chunks == 24
+    assert await segment_count(es_backend, await served_index(es_backend, kb)) == 1
+    hits = await es_backend.bm25(kb, "walrus fact", 50)
+    assert len(hits) == 12  # the "walrus fact" chunk of each document

@@ -83,7 +83,9 @@ def knn_body(kb: str, vector: Vector, top_n: int, num_candidates_factor: int) ->
     `rescore_vector` (Elasticsearch >= 8.18) re-ranks the oversampled quantised matches by
     exact cosine, so scores equal the true cosine and ranks the exact order within them.
     The vector goes as float64, so the request carries the same numbers a list of Python
-    floats did.
+    floats did. The backend asks 8 candidates a hit: on the one merged graph a rebuild
+    leaves, the 100k bench KB's recall@50 against exact cosine is 0.999 at 400 candidates
+    and 0.943 at 200 (0.972 at 200 on the 17 segments it had unmerged).
     """
     k = min(top_n, MAX_RESULT_WINDOW)
     candidates = min(max(k * num_candidates_factor, k, 10), MAX_RESULT_WINDOW)
