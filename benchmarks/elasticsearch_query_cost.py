@@ -196,7 +196,7 @@ def requests(es: ElasticsearchSearch, target: Target, boosts: q.Bm25Boosts) -> d
         )
 
     async def knn(text: str, vector: Vector) -> dict[str, Any]:
-        body = q.knn_body(target.kb, vector, TOP_N, 4)
+        body = q.knn_body(target.kb, vector, TOP_N, q.NUM_CANDIDATES_FACTOR)
         return dict((await es.client.search(index=target.index, **body)).body)
 
     async def hybrid(text: str, vector: Vector) -> list[dict[str, Any]]:
@@ -293,7 +293,7 @@ async def profiled(
     for text, vector in questions:
         for mode, body in (
             ("bm25", bm25_of(target.kb, query_terms(text), TOP_N, boosts)),
-            ("knn", q.knn_body(target.kb, vector, TOP_N, 4)),
+            ("knn", q.knn_body(target.kb, vector, TOP_N, q.NUM_CANDIDATES_FACTOR)),
         ):
             search_type = "dfs_query_then_fetch" if target.dfs and mode == "bm25" else None
             response = (

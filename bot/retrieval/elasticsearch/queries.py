@@ -23,6 +23,8 @@ import numpy as np
 from bot.domain import Vector
 
 MAX_RESULT_WINDOW = 10_000
+NUM_CANDIDATES_FACTOR = 8
+"""kNN candidates per hit asked for (see `knn_body`)."""
 EXACT_FIELD_SHARE = 0.3
 """Weight of the unstemmed (standard-analyzed) subfields relative to the stemmed fields:
 enough to prefer an exact word form on ties, too little to outvote the stemmed match."""

@@ -53,7 +53,7 @@ class ElasticsearchSearch:
         title_boost: float = 3.0,
         headings_boost: float = 2.0,
         body_boost: float = 1.0,
-        num_candidates_factor: int = 8,
+        num_candidates_factor: int = q.NUM_CANDIDATES_FACTOR,
         retire_after_s: float = 1.0,
         bulk_settings: bulk.BulkSettings | None = None,
         chunk_cache_max_chunks: int = DEFAULT_MAX_CHUNKS,
