@@ -170,20 +170,22 @@ class LiteLLMGenerator:
                     self._report_usage(litellm, usage)
         except ModelDeclined:
             raise
-        except _DeadlinePassed:
+        except Exception as exc:
+            if not isinstance(exc, _DeadlinePassed) and not deadline.passed():
+                # Provider code may raise anything; callers degrade on GenerationError only.
+                error = translate_llm_error(
+                    exc, model=self.model, base_url=self.base_url, timeout_s=self.timeout_s
+                )
+                logger.warning("LLM call failed after %s: %s", _progress(produced), error.message)
+                raise error from exc
+            # Past the deadline, a wait that failed at the same moment (the client's own
+            # read timeout firing with ours) is the deadline too: the answer was cut there.
             error = GenerationError(
                 f"The language model ({self.model}) was too slow: no complete answer within "
                 f"{self.deadline_s:g} s. Try a faster model, or raise SUPPORTBOT_LLM_DEADLINE_S."
             )
             logger.warning("LLM call abandoned after %s: %s", _progress(produced), error.message)
             raise error from None
-        except Exception as exc:
-            # Provider code may raise anything; callers degrade on GenerationError only.
-            error = translate_llm_error(
-                exc, model=self.model, base_url=self.base_url, timeout_s=self.timeout_s
-            )
-            logger.warning("LLM call failed after %s: %s", _progress(produced), error.message)
-            raise error from exc
         finally:
             if response is not None and hasattr(response, "aclose"):
                 await response.aclose()
@@ -243,6 +245,9 @@ class _Deadline:
 
     def __init__(self, seconds: float) -> None:
         self._at = time.monotonic() + seconds
+
+    def passed(self) -> bool:
+        return time.monotonic() >= self._at
 
     async def wait(self, awaitable: Awaitable[_T]) -> _T:
         remaining = self._at - time.monotonic()
