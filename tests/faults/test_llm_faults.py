@@ -28,10 +28,13 @@ pytestmark = pytest.mark.model
 
 LLM_TIMEOUT_S = 1.0
 LLM_DEADLINE_S = 2.0
-DRIP_INTERVAL_S = 0.5
-"""Under the per-wait timeout, so only the whole-answer deadline can stop the drip."""
+DRIP_INTERVAL_S = 0.3
+"""Well under the per-wait timeout, so only the whole-answer deadline can stop the drip; not
+a divisor of the deadline, so no chunk and no read timeout are due at the deadline itself
+(0.5 s put a read's own 1 s timeout on the deadline, and the client's error won the race in
+two loaded full runs)."""
 DRIPPING = StubReply(chunks=["Open Settings "] + ["and "] * 40, chunk_delay_s=DRIP_INTERVAL_S)
-"""Would take 20 s to finish: ten times the deadline."""
+"""Would take 12 s to finish: six times the deadline."""
 RETRIEVAL_ALLOWANCE_S = 4.0
 """What retrieval and reranking may add on a loaded two-core machine; the bound on a chat
 whose LLM hangs is the LLM timeout plus this, far below the client's own 60 s."""
