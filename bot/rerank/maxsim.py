@@ -1,16 +1,15 @@
 """MaxSim, the late-interaction score: for each query token, its best cosine match among a
 chunk's tokens, averaged over the query tokens.
 
-All candidates are scored with one matrix product: the chunks' token matrices are
-stacked, multiplied by the query's, and the per-chunk maxima are taken segment by
-segment, so 50 candidates of ~250 tokens cost one (q × 12 500) product.
-
-The product is taken as `stacked @ query.T`, (total tokens × q), with the segment maxima
-down the rows: the stack stays in the row-major layout it was built in. The other way
-round, `query @ stacked.T`, hands OpenBLAS a transposed 12 500-column operand against a
-~15-row one; on one BLAS thread the MaxSim of 50 candidates took ~1 ms more that way
-(rerank p50 8.2 → 6.9 ms on the Zulip dev questions, benchmarks/README.md). Same sums,
-so scores agree within float32 rounding (largest difference seen 5e-7).
+Each candidate's token matrix is multiplied by the query's straight into its own rows of
+one (total tokens × q) array, and the per-chunk maxima are taken down the rows segment by
+segment (one `reduceat`). The matrices come from the token cache as they are: stacking
+them into one operand first (the former code, one product for all candidates) copied
+~8.7 MB per search for 50 candidates of ~113 tokens, which cost more than the products
+saved by being one call (rerank p50 −1 ms, benchmarks/README.md "/v1/search latency").
+`chunk @ query.T` keeps the long operand on the left, in the row-major layout it is
+stored in; `query @ chunk.T` was ~1 ms slower on one BLAS thread. Scores agree with the
+one-product form within float32 rounding (largest difference seen 4e-8).
 """
 
 from __future__ import annotations
@@ -40,18 +39,24 @@ def maxsim_scores(query_tokens: Vector, chunk_tokens: Sequence[Vector]) -> list[
     if query_tokens.ndim != 2 or query_tokens.shape[0] == 0:
         raise ValueError("query needs at least one token vector")
     dim = query_tokens.shape[1]
-    lengths = np.fromiter((len(matrix) for matrix in chunk_tokens), dtype=np.int64)
     for matrix in chunk_tokens:
         if len(matrix) and matrix.shape[1] != dim:
             raise ValueError(f"token vectors have dimension {matrix.shape[1]}, query has {dim}")
-    present = [matrix for matrix in chunk_tokens if len(matrix)]
+    lengths = np.fromiter((len(matrix) for matrix in chunk_tokens), dtype=np.int64)
     scores = np.zeros(len(chunk_tokens), dtype=np.float32)
-    if not present:
+    present = lengths > 0
+    if not present.any():
         return scores.tolist()
-    stacked = np.concatenate(present).astype(np.float32, copy=False)
-    # (total tokens, q): the long operand on the left, as stored (see the module note).
-    similarities = stacked @ query_tokens.astype(np.float32, copy=False).T
-    starts = np.concatenate(([0], np.cumsum(lengths[lengths > 0])[:-1]))
+    query_t = query_tokens.astype(np.float32, copy=False).T
+    ends = np.cumsum(lengths)
+    # (total tokens, q): each chunk's products land in its own rows, no stacked copy.
+    similarities = np.empty((int(ends[-1]), query_t.shape[1]), dtype=np.float32)
+    for matrix, end, length in zip(chunk_tokens, ends.tolist(), lengths.tolist(), strict=True):
+        if length:
+            np.matmul(
+                np.asarray(matrix, dtype=np.float32), query_t, out=similarities[end - length : end]
+            )
+    starts = (ends - lengths)[present]
     best = np.maximum.reduceat(similarities, starts, axis=0)  # (chunks with tokens, q)
-    scores[lengths > 0] = best.mean(axis=1)
+    scores[present] = best.mean(axis=1)
     return [float(value) for value in scores]

@@ -18,7 +18,7 @@ import math
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from bot.cache.protocol import ScoreCache
@@ -74,7 +74,12 @@ class _DeadlineExceeded(Exception):
 
 
 def score_cache_key(reranker_name: str, query: str, chunk: Chunk) -> str:
-    return f"rerank:{reranker_name}:{query_digest(query)}:{chunk.content_hash}"
+    return score_key_prefix(reranker_name, query) + chunk.content_hash
+
+
+def score_key_prefix(reranker_name: str, query: str) -> str:
+    """The part of a score key shared by all of one query's candidates (digested once)."""
+    return f"rerank:{reranker_name}:{query_digest(query)}:"
 
 
 class RerankStage:
@@ -136,7 +141,8 @@ class RerankStage:
             return self._finish("skipped", RerankOutcome(fused[:top_k], False, reason), started)
         deadline = asyncio.get_running_loop().time() + self._timeout_s
         timings: dict[str, float] = {}
-        keys = [score_cache_key(reranker.name, query, candidate.chunk) for candidate in fused]
+        prefix = score_key_prefix(reranker.name, query)
+        keys = [prefix + candidate.chunk.content_hash for candidate in fused]
 
         tick = time.perf_counter()
         cached = await self._cache_get(keys)
@@ -188,8 +194,7 @@ class RerankStage:
             k=blend.k,
         )
         best = [
-            replace(by_id[chunk_id][1], rerank_score=scores[by_id[chunk_id][0]])
-            for chunk_id in order[:top_k]
+            _rescored(by_id[chunk_id][1], scores[by_id[chunk_id][0]]) for chunk_id in order[:top_k]
         ]
         outcome = RerankOutcome(best, True, None, hits, len(keys) - hits, timings)
         return self._finish("applied", outcome, started)
@@ -272,6 +277,14 @@ class RerankStage:
         if self._metrics is not None:
             self._metrics.observe(result, outcome)
         return outcome
+
+
+def _rescored(candidate: Candidate, score: float) -> Candidate:
+    """`dataclasses.replace(candidate, rerank_score=score)` at a quarter of its cost (~4 µs
+    each, 50 a search); a new Candidate field must be passed on here too (tested)."""
+    return Candidate(
+        candidate.chunk, candidate.fused_score, candidate.bm25_rank, candidate.dense_rank, score
+    )
 
 
 def _checked_scores(keys: list[str], values: Sequence[float]) -> dict[str, float]:

@@ -76,6 +76,22 @@ def test_maxsim_matches_the_query_major_product_on_a_rerank_sized_batch() -> Non
     assert maxsim_scores(query, docs) == pytest.approx(expected, abs=1e-5)
 
 
+def test_maxsim_scores_each_chunk_as_stored_whatever_its_dtype_and_place() -> None:
+    """Chunks are multiplied one by one (no stacked copy): empty ones first and last, an
+    fp16 matrix and a non-contiguous view score as their float32 copies alone do."""
+    rng = np.random.default_rng(5)
+    query = normalise_rows(rng.normal(size=(6, 16)).astype(np.float32))
+    tall = normalise_rows(rng.normal(size=(30, 16)).astype(np.float32))
+    half = normalise_rows(rng.normal(size=(4, 16)).astype(np.float32)).astype(np.float16)
+    empty = np.zeros((0, 16), np.float32)
+    docs = [empty, tall[::2], half, tall, empty]
+    scores = maxsim_scores(query, docs)
+    alone = [maxsim_scores(query, [np.ascontiguousarray(d, np.float32)])[0] for d in docs]
+    assert scores == pytest.approx(alone, abs=1e-6)
+    assert scores[0] == scores[-1] == 0.0
+    assert scores[3] == pytest.approx(brute_force_maxsim(query, tall), abs=1e-5)
+
+
 def test_maxsim_rejects_mismatched_dimensions() -> None:
     with pytest.raises(ValueError, match="dimension"):
         maxsim_scores(np.ones((2, 4), np.float32), [np.ones((3, 5), np.float32)])

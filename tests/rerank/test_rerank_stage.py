@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -208,6 +209,17 @@ async def test_equal_scores_fall_back_to_fused_score_then_chunk_id() -> None:
     outcome = await stage_for(Fixed(0.5)).rerank(QUERY, shuffled)
     expected = sorted(candidates, key=lambda c: (-c.fused_score, c.chunk.chunk_id))
     assert ids(outcome.candidates) == ids(expected)
+
+
+async def test_reranked_candidates_keep_every_other_field() -> None:
+    candidates = make_candidates()
+    for rank, candidate in enumerate(candidates, start=1):
+        candidate.dense_rank = 10 + rank
+    outcome = await stage_for(Fixed(0.25)).rerank(QUERY, candidates)
+    by_id = {c.chunk.chunk_id: c for c in candidates}
+    assert outcome.candidates == [
+        replace(by_id[c.chunk.chunk_id], rerank_score=0.25) for c in outcome.candidates
+    ]
 
 
 async def test_blend_weighs_the_rerankers_order_against_the_fused_order(
