@@ -6,7 +6,12 @@ import math
 
 import pytest
 
-from bot.answerability.features import answerability_features, rarity_weights
+from bot.answerability.features import (
+    answerability_features,
+    passage_stems,
+    rarity_weights,
+    stem,
+)
 from bot.domain import Candidate, Chunk, TokenMatch
 
 
@@ -70,3 +75,16 @@ def test_only_wanted_word_scans_run_and_no_token_evidence_leaves_token_features_
     assert "weak_token_share" not in without_tokens
     assert "rare_weak_token_share" not in without_tokens
     assert without_tokens["unmatched_word_share"] == 0.0
+
+
+def test_passage_stems_cover_heading_and_text_and_follow_the_chunks_content() -> None:
+    def stems(text: str) -> set[str]:
+        return {stem(word) for word in text.split()}
+
+    first = candidate("Ｎotifications arrive by EMAIL.", "settings.md", 0.5)  # fullwidth Ｎ
+    assert passage_stems(first) == stems("settings md notifications arrive by email")
+    # The same chunk id with new text (a re-index) is not served the old words.
+    edited = candidate("Mute a channel.", "settings.md", 0.5)
+    assert passage_stems(edited) == stems("settings md mute a channel")
+    again = candidate("Ｎotifications arrive by EMAIL.", "settings.md", 0.1)
+    assert passage_stems(again) == passage_stems(first)
