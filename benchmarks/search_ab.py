@@ -7,7 +7,8 @@ Each ARM=CHECKOUT runs in its own process (this interpreter, the checkout first 
 path), on the same ingested KB and settings; questions go to the arms one at a time,
 alternating which arm goes first, each question seen once by each arm (cold: no score or
 query-vector cache from an earlier ask). Prints p50/p95 of the total and of every stage
-per arm with the load average, then checks that the arms rank and decide alike: the
+per arm with the load average (and the process CPU time per search: every thread of the
+arm, the query encoder's included), then checks that the arms rank and decide alike: the
 top-10 chunks and articles in the same order, the same answerable flags, and answerable
 scores within 1e-5.
 """
@@ -42,11 +43,12 @@ async def serve(kb: str) -> None:
     print("ready", file=out, flush=True)
     for line in sys.stdin:
         query = json.loads(line)["query"]
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         outcome = await services.pipeline.search(kb, query, top_k=TOP)
         wall = (time.perf_counter() - started) * 1000
         answer = {
             "ms": wall,
+            "cpu_ms": (time.process_time() - cpu_started) * 1000,
             "timings": outcome.timings_ms,
             "chunks": [c.chunk.chunk_id for c in outcome.results],
             "articles": [c.chunk.source_id for c in outcome.results],
@@ -92,6 +94,7 @@ def ask(arm: subprocess.Popen[str], query: str) -> dict[str, Any]:
 
 def report(name: str, rows: list[dict[str, Any]]) -> None:
     stages: dict[str, list[float]] = {"total (wall)": [row["ms"] for row in rows]}
+    stages["total (process CPU)"] = [row["cpu_ms"] for row in rows]
     for row in rows:
         for stage, ms in row["timings"].items():
             stages.setdefault(stage, []).append(ms)

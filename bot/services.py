@@ -357,6 +357,7 @@ def _late_interaction(
     settings: Settings, embedder: SentenceTransformerEmbedder, state: ComponentState | None = None
 ) -> RerankerChoice:
     from bot.rerank.late_interaction import LateInteractionReranker
+    from bot.rerank.parallel_maxsim import TwoThreadMaxSim
     from bot.rerank.token_cache import CachedTokenVectorStore
     from bot.rerank.token_store import SqliteTokenVectorStore, TokenVectorStore
 
@@ -364,7 +365,9 @@ def _late_interaction(
     store: TokenVectorStore = sqlite_store
     if settings.token_cache_mb > 0:
         store = CachedTokenVectorStore(sqlite_store, settings.token_cache_mb * 1024 * 1024)
-    reranker = LateInteractionReranker(embedder, store)
+    reranker = LateInteractionReranker(
+        embedder, store, maxsim=TwoThreadMaxSim(settings.late_interaction_busy_load)
+    )
     return RerankerChoice(
         reranker, state or ComponentState(reranker.name), store, kind="late-interaction"
     )

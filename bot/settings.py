@@ -144,6 +144,13 @@ class Settings(BaseSettings):
         "gets every core (a short question: ~8 ms instead of ~14 on 2 idle cores). Same "
         "vectors either way; 0 = always the copy.",
     )
+    late_interaction_busy_load: float = Field(
+        1.0,
+        ge=0.0,
+        description="1-minute load average per CPU from which late interaction's MaxSim runs "
+        "on one thread; below it the candidates are split over two threads (the same scores, "
+        "~half the time on 2 idle cores). 0 = always one thread.",
+    )
     chunk_target_tokens: int = Field(200, description="Target chunk size in model tokens.")
     chunk_max_tokens: int = Field(240, description="Hard upper bound per chunk.")
     chunk_overlap: float = Field(0.15, ge=0.0, lt=0.5, description="Fraction of overlap.")

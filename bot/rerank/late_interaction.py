@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 import numpy as np
@@ -34,6 +34,9 @@ if TYPE_CHECKING:
     from bot.inference.fast_tokenizer import FastTokenizer
 
 logger = logging.getLogger(__name__)
+
+MaxSim = Callable[[Vector, Sequence[Vector]], list[float]]
+"""Scores of normalised query tokens against each chunk's (see `maxsim_scores`)."""
 
 
 class TokenEmbedder(Protocol):
@@ -90,8 +93,10 @@ class LateInteractionReranker:
         store: TokenVectorStore,
         *,
         content_query_tokens: bool = False,
+        maxsim: MaxSim = maxsim_scores,
     ) -> None:
-        """`content_query_tokens=True` drops [CLS]/[SEP]/punctuation query tokens."""
+        """`content_query_tokens=True` drops [CLS]/[SEP]/punctuation query tokens; `maxsim`
+        scores the candidates (`TwoThreadMaxSim` splits them over two idle cores)."""
         # Token vectors and cached scores depend on the exact embedded text too.
         scoring_id = f"{embedder.model_id}#text-v{EMBEDDING_TEXT_VERSION}"
         store.bind(scoring_id)
@@ -99,6 +104,7 @@ class LateInteractionReranker:
         self._embedder = embedder
         self._store = store
         self._content_query_tokens = content_query_tokens
+        self._maxsim = maxsim
 
     def warm_up(self) -> None:
         self._embedder.warm_up()
@@ -109,7 +115,7 @@ class LateInteractionReranker:
         try:
             query_tokens = self.query_tokens(query)
             matrices = self._chunk_tokens(chunks)
-            return maxsim_scores(query_tokens, [matrices[c.content_hash] for c in chunks])
+            return self._maxsim(query_tokens, [matrices[c.content_hash] for c in chunks])
         except RerankError:
             raise
         except Exception as exc:

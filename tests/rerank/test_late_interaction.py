@@ -7,6 +7,7 @@ real SQLite store in a temp folder; nothing of ours is mocked.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -252,6 +253,22 @@ def test_scores_follow_input_order_with_duplicates(
     assert backward[:-1] == pytest.approx(forward[::-1])
     assert backward[-1] == pytest.approx(forward[3])
     assert reranker.score("reset password", []) == []
+
+
+@pytest.mark.model
+def test_scores_come_from_the_given_maxsim(
+    embedder: SentenceTransformerEmbedder, store: SqliteTokenVectorStore
+) -> None:
+    batches: list[int] = []
+
+    def recording(query: np.ndarray, chunks: Sequence[np.ndarray]) -> list[float]:
+        batches.append(len(chunks))
+        return maxsim_scores(query, chunks)
+
+    plain = LateInteractionReranker(embedder, store).score("reset password", CHUNKS)
+    given = LateInteractionReranker(embedder, store, maxsim=recording)
+    assert given.score("reset password", CHUNKS) == plain
+    assert batches == [len(CHUNKS)]
 
 
 @pytest.mark.model
