@@ -113,6 +113,15 @@ def test_codec_round_trip_error_is_bounded(precision: str, bound: float) -> None
     assert decoded.dtype == np.float32 and decoded.shape == matrix.shape
 
 
+def test_int8_decoding_is_code_times_scale_in_float32() -> None:
+    rng = np.random.default_rng(4)
+    encoded = encode_tokens(normalise_rows(rng.normal(size=(37, 384)).astype(np.float32)), "int8")
+    codes = np.frombuffer(encoded.vectors, dtype=np.int8).reshape(37, 384)
+    assert encoded.scales is not None
+    scales = np.frombuffer(encoded.scales, dtype=np.float32).reshape(37, 1)
+    assert np.array_equal(decode_tokens(encoded), codes.astype(np.float32) * scales)
+
+
 def test_store_round_trip_persists_per_model(tmp_path: Path) -> None:
     rng = np.random.default_rng(11)
     chunks = [make_chunk(f"text {i}", ordinal=i) for i in range(3)]
