@@ -293,6 +293,14 @@ class Settings(BaseSettings):
         "this long is killed and replaced. Loading models on a busy machine can starve the "
         "ping for seconds (uvicorn's own default, 5 s, restarts workers in a loop there).",
     )
+    keep_alive_s: int = Field(
+        75,
+        ge=1,
+        description="How long `supportbot serve` keeps an idle client connection open. "
+        "Longer than the idle expiry of clients and proxies (httpx 5 s, nginx 60 s): a "
+        "server that closes first can close a connection just as a client reuses it, and "
+        "that request is lost (a connection reset, not an HTTP error).",
+    )
     max_query_chars: int = 2000
     admin_api_key: SecretStr | None = None
 

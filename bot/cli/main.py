@@ -213,13 +213,20 @@ def serve(
     if count == 1:
         from bot.api.app import create_app
 
-        uvicorn.run(create_app(settings), host=bind_host, port=bind_port, log_level="info")
+        uvicorn.run(
+            create_app(settings),
+            host=bind_host,
+            port=bind_port,
+            timeout_keep_alive=settings.keep_alive_s,
+            log_level="info",
+        )
     else:
         uvicorn.run(
             WORKER_APP,
             factory=True,
             workers=count,
             timeout_worker_healthcheck=settings.worker_healthcheck_timeout_s,
+            timeout_keep_alive=settings.keep_alive_s,
             host=bind_host,
             port=bind_port,
             log_level="info",
