@@ -1,15 +1,16 @@
 """AdmissionMiddleware: a bounded amount of work per process, and a fast 503 beyond it.
 
 Without a bound, a burst larger than the machine can serve queues inside the process until
-every caller's own timeout fires: all of them fail, slowly. Here at most
-`max_in_flight` `/v1` requests run at once (a streamed answer holds its slot until it
-ends); up to `admission_queue` more wait at most `admission_wait_s` for a slot, first come
-first served. Anything beyond that is refused at once with `503 overloaded` and
-`Retry-After`, which clients and load balancers understand. A request whose expected wait
-(its place in the queue times the recent mean slot hold, over the number of slots) is
-already longer than `admission_wait_s` is refused at once too: it would most likely wait
-the whole budget and be refused anyway, and a starved process should answer "later" in
-milliseconds, not seconds. Per-client limits (429) are
+every caller's own timeout fires: all of them fail, slowly. Here at most `max_in_flight`
+`/v1` requests run at once (an answer holds its slot until it ends: the LLM client parses
+every streamed delta on this event loop, ~1 ms each, so an answer waiting on its model is
+not idle; benchmarks/README.md); up to `admission_queue` more wait at most
+`admission_wait_s` for a slot, first come first served. Anything beyond that is refused at
+once with `503 overloaded` and `Retry-After`, which clients and load balancers understand.
+A request whose expected wait (its place in the queue times the recent mean slot hold,
+over the number of slots) is already longer than `admission_wait_s` is refused at once
+too: it would most likely wait the whole budget and be refused anyway, and a starved
+process should answer "later" in milliseconds, not seconds. Per-client limits (429) are
 the access middleware's job and run first, so one noisy client cannot fill the queue.
 
 Health, metrics, docs and admin routes are never held back: probes must see an

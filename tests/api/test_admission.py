@@ -14,6 +14,7 @@ from bot.api.admission import AdmissionControl
 from bot.api.app import create_app
 from bot.errors import Overloaded
 from tests.support.live_server import serve
+from tests.support.openai_stub_server import OpenAIStubServer, StubReply
 from tests.support.sample_kb import SAMPLE_KB, copy_sample, sample_settings
 
 
@@ -140,3 +141,78 @@ def test_load_within_capacity_is_never_refused(base_url: str) -> None:
             return statuses
 
     assert asyncio.run(steady()) == [200] * 10
+
+
+STREAMED_ANSWER = StubReply(chunks=[f"word{n} " for n in range(9)] + ["[1]."], chunk_delay_s=0.5)
+"""Ten deltas half a second apart: each answer waits ~5 s on the model."""
+
+
+@pytest.fixture(scope="module")
+def slow_model() -> Iterator[OpenAIStubServer]:
+    with OpenAIStubServer(STREAMED_ANSWER, api_key="llm-key") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def five_slots(
+    sample_kb_dir: Path, tmp_path_factory: pytest.TempPathFactory, slow_model: OpenAIStubServer
+) -> Iterator[str]:
+    """Five slots and no queue; every question reaches the (slow) model."""
+    data = copy_sample(sample_kb_dir, tmp_path_factory.mktemp("admission-llm-data"))
+    settings = sample_settings(
+        data,
+        max_in_flight=5,
+        admission_queue=0,
+        overload_retry_after_s=2,
+        llm_model="openai/test-model",
+        llm_base_url=slow_model.base_url,
+        llm_api_key="llm-key",
+        answerable_threshold=float("-inf"),
+        rate_limit_burst=10_000,
+        request_log=False,
+    )
+    with serve(create_app(settings)) as url:
+        yield url
+
+
+def _answer_calls(kb: str) -> list[tuple[str, dict[str, object]]]:
+    """Every answering edge: JSON chat, SSE chat, OpenAI-compatible stream and JSON."""
+    question = "how do I restore a page from the trash?"
+    messages = [{"role": "user", "content": question}]
+    return [
+        ("/v1/chat", {"kb": kb, "message": question}),
+        ("/v1/chat/stream", {"kb": kb, "message": question}),
+        ("/v1/chat/completions", {"model": kb, "stream": True, "messages": messages}),
+        ("/v1/chat/completions", {"model": kb, "messages": messages}),
+        ("/v1/chat", {"kb": kb, "message": question + " (again)"}),
+    ]
+
+
+def test_answers_hold_their_slot_while_the_model_writes(
+    five_slots: str, slow_model: OpenAIStubServer
+) -> None:
+    """Streaming a model's answer costs the event loop CPU (the LLM client parses every
+    delta), so an answer keeps its slot until it ends, on every edge: with five answers
+    streaming, a sixth request is refused at once with Retry-After, and served after."""
+
+    async def scenario() -> None:
+        slow_model.clear()
+        async with httpx.AsyncClient(base_url=five_slots, timeout=30) as client:
+            answers = []
+            for n, (path, body) in enumerate(_answer_calls(SAMPLE_KB), start=1):
+                answers.append(asyncio.create_task(client.post(path, json=body)))
+                await asyncio.to_thread(slow_model.wait_for_requests, n, 20.0)  # now streaming
+            refused, took = await _search(client, "share a notebook")
+            assert not any(answer.done() for answer in answers), "still streaming"
+            assert refused.status_code == 503, refused.text
+            assert refused.headers["retry-after"] == "2"
+            assert refused.json()["error"]["code"] == "overloaded"
+            assert took < 2.0, "a refusal must come at once"
+            done = await asyncio.gather(*answers)
+            served, _ = await _search(client, "share a notebook")
+        for (path, _), answer in zip(_answer_calls(SAMPLE_KB), done, strict=True):
+            assert answer.status_code == 200, (path, answer.text)
+            assert "word8" in answer.text, (path, answer.text)  # the model's whole answer
+        assert served.status_code == 200  # the slots came back when the answers ended
+
+    asyncio.run(scenario())
