@@ -346,7 +346,9 @@ class NodeTimes:
         async def recorded_search(**kwargs: Any) -> Any:
             response = await search(**kwargs)
             self.searches += 1
-            self.took["knn" if "knn" in kwargs else "bm25"].append(int(response["took"]))
+            self.took["knn" if "knn" in kwargs.get("query", {}) else "bm25"].append(
+                int(response["took"])
+            )
             return response
 
         async def recorded_mget(**kwargs: Any) -> Any:

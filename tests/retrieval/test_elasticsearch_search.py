@@ -31,7 +31,7 @@ from bot.retrieval.elasticsearch.mapping import (
     index_body,
     kb_from_alias,
 )
-from bot.retrieval.elasticsearch.queries import Bm25Boosts
+from bot.retrieval.elasticsearch.queries import NUM_CANDIDATES_FACTOR, Bm25Boosts, knn_body
 from bot.retrieval.elasticsearch.search import ElasticsearchSearch
 from tests.support.es_fixtures import (  # noqa: F401 - fixtures
     drop_indices,
@@ -111,6 +111,34 @@ async def test_an_index_with_an_older_mapping_serves_but_needs_a_reindex(
     (rebuilt,) = mapping.body.values()
     assert rebuilt["mappings"]["_meta"]["supportbot"]["mapping_version"] == MAPPING_VERSION
     assert not await es_backend.client.indices.exists(index=names.initial)
+
+
+# -- kNN request shape -----------------------------------------------------------------------
+async def test_knn_runs_without_a_dfs_round_and_ranks_as_the_top_level_form(
+    es_backend: ElasticsearchSearch,  # noqa: F811
+) -> None:
+    """The `knn` query skips the DFS round the top-level `knn` section costs (~2 ms of the
+    node's 3 at help-center size), with the same hits and rescored cosine scores."""
+    await es_backend.ensure_kb("shape", INFO)
+    texts = [f"walrus fact {i}" for i in range(40)]
+    await es_backend.upsert_documents(
+        "shape", [make_document("shape", f"doc-{i}", text) for i, text in enumerate(texts)]
+    )
+    alias = es_backend.indexes.names("shape").alias
+    body = knn_body("shape", vector_for("walrus fact 3"), 10, NUM_CANDIDATES_FACTOR)
+    top_level = {**body, "knn": body["query"]["knn"]}
+    del top_level["query"]
+
+    shipped = (await es_backend.client.search(index=alias, **body, profile=True)).body
+    before = (await es_backend.client.search(index=alias, **top_level, profile=True)).body
+
+    assert "dfs" not in shipped["profile"]["shards"][0]
+    assert "dfs" in before["profile"]["shards"][0]
+    ranked = [[(h["_id"], h["_score"]) for h in r["hits"]["hits"]] for r in (shipped, before)]
+    assert ranked[0] == ranked[1]
+    assert ranked[0][0][0].startswith("doc-3#")
+    hits = await es_backend.knn("shape", vector_for("walrus fact 3"), 10, INFO)
+    assert [h.chunk.source_id for h in hits] == [i.split("#")[0] for i, _ in ranked[0]]
 
 
 # -- zero-downtime re-index ------------------------------------------------------------------

@@ -19,8 +19,9 @@ def test_the_query_vector_reaches_the_node_as_the_same_numbers() -> None:
     vector /= np.linalg.norm(vector)
     sent = json.loads(FastJsonSerializer().dumps(knn_body("kb", vector, 50, 4)))
     as_before = json.loads(JsonSerializer().dumps([float(x) for x in vector]))
-    assert sent["knn"]["query_vector"] == as_before
-    assert np.array_equal(np.asarray(sent["knn"]["query_vector"], dtype=np.float32), vector)
+    query_vector = sent["query"]["knn"]["query_vector"]
+    assert query_vector == as_before
+    assert np.array_equal(np.asarray(query_vector, dtype=np.float32), vector)
 
 
 def test_an_indexed_vector_goes_as_the_same_float32_in_fewer_bytes() -> None:
