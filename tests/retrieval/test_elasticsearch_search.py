@@ -21,6 +21,7 @@ from bot.errors import (
     IngestionError,
     InvalidRequest,
 )
+from bot.retrieval.elasticsearch import queries as q
 from bot.retrieval.elasticsearch.bulk import BulkSettings
 from bot.retrieval.elasticsearch.errors import IndexMappingOutdated
 from bot.retrieval.elasticsearch.mapping import (
@@ -354,6 +355,35 @@ async def test_each_kb_lives_in_its_own_index_and_queries_filter_by_kb(
     await es_backend.delete_kb("acme")
     assert await es_backend.list_kbs() == ["acme-eu"]
     assert source_ids(await es_backend.bm25("acme-eu", "walrus", 10)) == ["acme-eu-doc"]
+
+
+async def test_bm25_keeps_the_kb_as_a_post_filter_with_the_same_top_hits_as_a_filter(
+    es_backend: ElasticsearchSearch,  # noqa: F811
+) -> None:
+    """The KB restriction left the query (it slowed Lucene's scoring); the top n stay the
+    filter clause's: n of the KB's own chunks, in the same order with the same scores,
+    even when another KB's chunks in the same index would outscore them."""
+    kb = "postfiltered"
+    own = [make_document(kb, f"own-{i}", f"walrus {i}", "tusk note") for i in range(8)]
+    await es_backend.ensure_kb(kb, INFO)
+    await es_backend.upsert_documents(kb, own)
+    alias = es_backend.indexes.names(kb).alias
+    for i in range(8):  # stronger matches: the query words in title and body
+        stray = make_document("other", f"stray-{i}", "walrus tusk", "walrus tusk").chunks[0]
+        await es_backend.client.index(
+            index=alias,
+            id=f"stray-{i}",
+            document=chunk_source(stray.chunk, stray.vector, "2024-01-01T00:00:00+00:00"),
+        )
+    await es_backend.client.indices.refresh(index=alias)
+    hits = await es_backend.bm25(kb, "walrus tusk", 5)
+    as_filter = q.bm25_body(kb, ["walrus", "tusk"], 5, Bm25Boosts())
+    as_filter["query"]["bool"]["filter"] = as_filter.pop("post_filter")
+    expected = (await es_backend.client.search(index=alias, **as_filter)).body["hits"]["hits"]
+    assert len(hits) == 5
+    assert all(source.startswith("own-") for source in source_ids(hits))
+    assert [chunk_doc_id(h.chunk) for h in hits] == [h["_id"] for h in expected]
+    assert [h.score for h in hits] == [h["_score"] for h in expected]
 
 
 async def test_kb_names_that_are_not_index_safe_are_refused(

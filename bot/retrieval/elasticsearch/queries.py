@@ -55,6 +55,13 @@ def bm25_body(kb: str, terms: Sequence[str], top_n: int, boosts: Bm25Boosts) -> 
     `combined_fields` scores the fields as one weighted field with one IDF per term.
     Per-field BM25 (`multi_match`) would not: a sparse field such as headings gets a tiny
     IDF there, so a heading match would rank below a body match.
+
+    The KB restriction is a `post_filter`, not a `filter` clause: the top hits are the same
+    (a filter never scores, and a post_filter keeps only its hits from what is collected),
+    but a required filter turns Lucene's windowed scoring of the disjunction into a
+    doc-at-a-time conjunction. On the 100k bench KB (one KB per index, so the filter
+    matches every chunk) BM25 `took` fell 35 -> 25 ms p50 (load ~5) with identical lists
+    (benchmarks/README.md, issue 13 fourth pass).
     """
     text = " ".join(terms)
     return {
@@ -73,9 +80,9 @@ def bm25_body(kb: str, terms: Sequence[str], top_n: int, boosts: Bm25Boosts) -> 
                     },
                 ],
                 "minimum_should_match": 1,
-                "filter": {"term": {"kb_id": kb}},
             }
         },
+        "post_filter": {"term": {"kb_id": kb}},
     }
 
 
